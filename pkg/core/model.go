@@ -1,0 +1,208 @@
+package core
+
+// ARM resource types the autopilot works with (as ARM spells them; compare
+// with strings.EqualFold).
+const (
+	TypeWorkspace          = "Microsoft.HealthcareApis/workspaces"
+	TypeService            = "Microsoft.HealthcareApis/services"
+	TypeFHIRService        = "Microsoft.HealthcareApis/workspaces/fhirservices"
+	TypePrivateEndpoint    = "Microsoft.Network/privateEndpoints"
+	TypeVirtualNetwork     = "Microsoft.Network/virtualNetworks"
+	TypePrivateDNSZone     = "Microsoft.Network/privateDnsZones"
+	TypeVirtualNetworkLink = "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
+)
+
+// Ownership tag carried by every VNet link and DNS zone group the autopilot
+// creates. The autopilot only ever deletes or rewrites resources carrying it.
+const (
+	OwnerTagKey   = "managed-by"
+	OwnerTagValue = "privatelink-autopilot"
+)
+
+// TargetKind distinguishes the protected resources that own private endpoint
+// connections.
+type TargetKind string
+
+const (
+	// TargetWorkspace is an Azure Health Data Services workspace (group id
+	// "healthcareworkspace"); its FHIR services sit behind its connections.
+	TargetWorkspace TargetKind = "workspace"
+	// TargetService is a legacy Azure API for FHIR service (group id "fhir").
+	TargetService TargetKind = "service"
+)
+
+// ConnectionStatus is the state of a private endpoint connection.
+type ConnectionStatus string
+
+const (
+	StatusPending      ConnectionStatus = "Pending"
+	StatusApproved     ConnectionStatus = "Approved"
+	StatusRejected     ConnectionStatus = "Rejected"
+	StatusDisconnected ConnectionStatus = "Disconnected"
+)
+
+// Target is a protected resource (workspace or legacy FHIR service) with its
+// private endpoint connections.
+type Target struct {
+	ID             string            `json:"id"`
+	Kind           TargetKind        `json:"kind"`
+	Name           string            `json:"name"`
+	SubscriptionID string            `json:"subscriptionId"`
+	ResourceGroup  string            `json:"resourceGroup"`
+	Location       string            `json:"location"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	// PublicNetworkAccess is "Enabled" or "Disabled" ("" when unknown).
+	PublicNetworkAccess string `json:"publicNetworkAccess,omitempty"`
+	// FQDNs are the public host names clients use (legacy:
+	// {name}.azurehealthcareapis.com; workspace FHIR:
+	// {ws}-{fhir}.fhir.azurehealthcareapis.com).
+	FQDNs       []string     `json:"fqdns,omitempty"`
+	Connections []Connection `json:"connections,omitempty"`
+}
+
+// Connection is a private endpoint connection as seen on the target.
+type Connection struct {
+	ID                string           `json:"id"`
+	Name              string           `json:"name"`
+	TargetID          string           `json:"targetId"`
+	PrivateEndpointID string           `json:"privateEndpointId"`
+	Status            ConnectionStatus `json:"status"`
+	Description       string           `json:"description,omitempty"`
+	ActionsRequired   string           `json:"actionsRequired,omitempty"`
+	GroupIDs          []string         `json:"groupIds,omitempty"`
+}
+
+// Endpoint is a private endpoint as the network provider describes it.
+type Endpoint struct {
+	ID             string            `json:"id"`
+	Name           string            `json:"name"`
+	SubscriptionID string            `json:"subscriptionId"`
+	ResourceGroup  string            `json:"resourceGroup"`
+	Location       string            `json:"location"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	SubnetID       string            `json:"subnetId"`
+	VNetID         string            `json:"vnetId"`
+	// Connections lists both manual (approval-needing) and automatic
+	// connections of the endpoint.
+	Connections []EndpointConnection `json:"connections,omitempty"`
+	// DNS holds the endpoint's customDnsConfigs: FQDN to private IPs.
+	DNS []DNSRecord `json:"dns,omitempty"`
+	// PrivateIPs are all private IPs of the endpoint (NIC ip configurations
+	// or customDnsConfigs).
+	PrivateIPs        []string    `json:"privateIps,omitempty"`
+	ZoneGroups        []ZoneGroup `json:"zoneGroups,omitempty"`
+	ProvisioningState string      `json:"provisioningState,omitempty"`
+}
+
+// EndpointConnection is one private link service connection of an endpoint.
+type EndpointConnection struct {
+	Name           string           `json:"name"`
+	TargetID       string           `json:"targetId"`
+	GroupIDs       []string         `json:"groupIds,omitempty"`
+	RequestMessage string           `json:"requestMessage,omitempty"`
+	Status         ConnectionStatus `json:"status"`
+	Description    string           `json:"description,omitempty"`
+	Manual         bool             `json:"manual"`
+}
+
+// DNSRecord maps a fully qualified domain name to IP addresses.
+type DNSRecord struct {
+	FQDN string   `json:"fqdn"`
+	IPs  []string `json:"ips"`
+}
+
+// ZoneGroup is a private DNS zone group of an endpoint.
+type ZoneGroup struct {
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	ZoneIDs []string    `json:"zoneIds"`
+	Records []DNSRecord `json:"records,omitempty"`
+}
+
+// VNet is a virtual network with its address space and peerings.
+type VNet struct {
+	ID              string            `json:"id"`
+	Name            string            `json:"name"`
+	SubscriptionID  string            `json:"subscriptionId"`
+	ResourceGroup   string            `json:"resourceGroup"`
+	Location        string            `json:"location"`
+	Tags            map[string]string `json:"tags,omitempty"`
+	AddressPrefixes []string          `json:"addressPrefixes,omitempty"`
+	Peerings        []Peering         `json:"peerings,omitempty"`
+}
+
+// Peering is one side of a VNet peering.
+type Peering struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	RemoteVNetID string `json:"remoteVnetId"`
+	// State is Initiated, Connected or Disconnected.
+	State string `json:"state"`
+}
+
+// Zone is a private DNS zone.
+type Zone struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// VNetLink links a VNet to a private DNS zone.
+type VNetLink struct {
+	ID                  string            `json:"id"`
+	Name                string            `json:"name"`
+	ZoneID              string            `json:"zoneId"`
+	VNetID              string            `json:"vnetId"`
+	RegistrationEnabled bool              `json:"registrationEnabled"`
+	ResolutionPolicy    string            `json:"resolutionPolicy,omitempty"`
+	State               string            `json:"state,omitempty"` // Completed | InProgress
+	Tags                map[string]string `json:"tags,omitempty"`
+	ETag                string            `json:"etag,omitempty"`
+}
+
+// Managed reports whether the autopilot created (and so owns) the link.
+func (l VNetLink) Managed() bool { return l.Tags[OwnerTagKey] == OwnerTagValue }
+
+// ARecord is an A record set in a private DNS zone.
+type ARecord struct {
+	ZoneID string   `json:"zoneId"`
+	Name   string   `json:"name"` // relative name, e.g. "ws1-fhir1.fhir"
+	FQDN   string   `json:"fqdn"` // e.g. "ws1-fhir1.fhir.privatelink.azurehealthcareapis.com"
+	IPs    []string `json:"ips"`
+	TTL    int64    `json:"ttl"`
+}
+
+// LinkSpec is the desired VNet link of a VNet to a zone.
+type LinkSpec struct {
+	ZoneID              string `json:"zoneId"`
+	VNetID              string `json:"vnetId"`
+	Name                string `json:"name"`
+	RegistrationEnabled bool   `json:"registrationEnabled"`
+	ResolutionPolicy    string `json:"resolutionPolicy,omitempty"`
+}
+
+// ZoneGroupSpec is the desired DNS zone group of an endpoint.
+type ZoneGroupSpec struct {
+	EndpointID string   `json:"endpointId"`
+	Name       string   `json:"name"`
+	ZoneIDs    []string `json:"zoneIds"`
+}
+
+// WriteResult tells what an idempotent write did.
+type WriteResult struct {
+	// Changed is false when the resource was already in the wanted state and
+	// no write was sent.
+	Changed bool `json:"changed"`
+	// InProgress is true when a long-running operation was started but not
+	// finished within the adapter's bounded wait; ResumeToken lets a later job
+	// pick it up (re-reading state is always enough to converge).
+	InProgress  bool   `json:"inProgress,omitempty"`
+	ResumeToken string `json:"resumeToken,omitempty"`
+}
+
+// Principal is who made an ARM call, from an event's claims.
+type Principal struct {
+	ObjectID string `json:"objectId,omitempty"`
+	AppID    string `json:"appId,omitempty"`
+	TenantID string `json:"tenantId,omitempty"`
+	UPN      string `json:"upn,omitempty"`
+}

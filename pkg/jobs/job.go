@@ -1,0 +1,80 @@
+package jobs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"github.com/plautopilot/autopilot/pkg/core"
+	"strings"
+	"time"
+)
+
+// Version is the version of the job message format.
+const Version = 1
+
+// ContentType is the MIME type of a job message body.
+const ContentType = "application/vnd.plautopilot.job+json;v=1"
+
+// Kind is what a job asks for.
+type Kind string
+
+const (
+	// KindReconcile converges one subject to the policy.
+	KindReconcile Kind = "reconcile"
+	// KindVerify runs the verification checks for one subject.
+	KindVerify Kind = "verify"
+)
+
+// Subject says what kind of resource a job's TargetID names.
+type Subject string
+
+const (
+	SubjectTarget   Subject = "target"   // a workspace or legacy FHIR service
+	SubjectEndpoint Subject = "endpoint" // a private endpoint
+	SubjectVNet     Subject = "vnet"     // a virtual network
+	SubjectZone     Subject = "zone"     // a private DNS zone (link drift)
+)
+
+// Job is one unit of work travelling on a queue. Its JSON form is the
+// message body (see ContentType).
+type Job struct {
+	Version  int     `json:"version"`
+	ID       string  `json:"id"` // deterministic message id, see NewID
+	Kind     Kind    `json:"kind"`
+	Subject  Subject `json:"subject"`
+	TargetID string  `json:"targetId"`
+	// Attempt counts runs of this job: 1 for the first, +1 on each retry.
+	Attempt int `json:"attempt"`
+	// CorrelationID ties the job to the event (or sweep) that caused it.
+	CorrelationID string `json:"correlationId,omitempty"`
+	// Reason is a short human note of why the job exists
+	// ("Microsoft.Network/privateEndpoints/write", "sweep").
+	Reason string `json:"reason,omitempty"`
+	// Actor is who made the ARM call that raised the triggering event, when
+	// known (the requester of a private endpoint, for instance).
+	Actor *core.Principal `json:"actor,omitempty"`
+	// Deleted is set when the triggering event said the subject was deleted.
+	Deleted bool `json:"deleted,omitempty"`
+	// NotBefore schedules the job; zero means now.
+	NotBefore time.Time `json:"notBefore,omitzero"`
+	// ResumeToken carries an unfinished long-running operation.
+	ResumeToken string `json:"resumeToken,omitempty"`
+	// Created is when the first attempt of this job was made.
+	Created time.Time `json:"created,omitzero"`
+}
+
+// NewID returns the deterministic message id of a job: a hash of its kind,
+// subject, target (case-insensitive) and a discriminator (the triggering
+// event's id, the sweep window, the attempt). The same event redelivered gives
+// the same id, so queue duplicate detection collapses it; a different event for
+// the same target gives a different id and a fresh (idempotent) reconcile.
+func NewID(kind Kind, subject Subject, targetID, discriminator string) string {
+	h := sha256.New()
+	h.Write([]byte(string(kind)))
+	h.Write([]byte{0})
+	h.Write([]byte(string(subject)))
+	h.Write([]byte{0})
+	h.Write([]byte(strings.ToLower(strings.TrimRight(targetID, "/"))))
+	h.Write([]byte{0})
+	h.Write([]byte(discriminator))
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
