@@ -1,0 +1,66 @@
+// Service Bus namespace with the reconcile and verify queues. Standard tier:
+// duplicate detection (the job id is the MessageId) needs it.
+param name string
+param location string
+param tags object
+param principalId string
+
+resource ns 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
+  name: name
+  location: location
+  tags: tags
+  sku: { name: 'Standard', tier: 'Standard' }
+  properties: {
+    disableLocalAuth: true // identity only
+    minimumTlsVersion: '1.2'
+  }
+}
+
+var queueProperties = {
+  requiresDuplicateDetection: true
+  duplicateDetectionHistoryTimeWindow: 'PT10M' // redelivered events collapse
+  lockDuration: 'PT5M' // longer than a job's bounded ARM work
+  maxDeliveryCount: 10 // retries are new scheduled messages; this catches crashes
+  deadLetteringOnMessageExpiration: true
+  defaultMessageTimeToLive: 'P7D'
+}
+
+resource reconcile 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: ns
+  name: 'reconcile'
+  properties: queueProperties
+}
+
+resource verify 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: ns
+  name: 'verify'
+  properties: queueProperties
+}
+
+// Azure Service Bus Data Sender and Data Receiver: no manage rights.
+var senderRole = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+var receiverRole = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+
+resource sendAssign 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(ns.id, principalId, senderRole)
+  scope: ns
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', senderRole)
+  }
+}
+
+resource receiveAssign 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(ns.id, principalId, receiverRole)
+  scope: ns
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', receiverRole)
+  }
+}
+
+output fqdn string = '${ns.name}.servicebus.windows.net'
+output reconcileQueueName string = reconcile.name
+output verifyQueueName string = verify.name
