@@ -1,0 +1,135 @@
+package jobs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrInvalidJob marks a job (or message body) that does not follow the job
+// message format. Such a job can never succeed and belongs in the dead-letter
+// store, with the error as its description.
+var ErrInvalidJob = errors.New("invalid job")
+
+// DeadLetterReasonInvalidJob is the dead-letter reason of a message whose body
+// is not a valid job.
+const DeadLetterReasonInvalidJob = "InvalidJob"
+
+// New returns the first attempt of a job with its deterministic id (see
+// NewID). The caller sets CorrelationID, Reason, Actor, Created and the rest.
+func New(kind Kind, subject Subject, targetID, discriminator string) Job {
+	return Job{
+		Version:  Version,
+		ID:       NewID(kind, subject, targetID, discriminator),
+		Kind:     kind,
+		Subject:  subject,
+		TargetID: targetID,
+		Attempt:  1,
+	}
+}
+
+// Validate reports the first field of j that breaks the job format. The error
+// wraps ErrInvalidJob and names the field.
+func (j Job) Validate() error {
+	switch {
+	case j.Version != Version:
+		return invalid("version", "unsupported version %d (want %d)", j.Version, Version)
+	case strings.TrimSpace(j.ID) == "":
+		return invalid("id", "is empty")
+	case j.Kind != KindReconcile && j.Kind != KindVerify:
+		return invalid("kind", "unknown kind %q (want %q or %q)", j.Kind, KindReconcile, KindVerify)
+	case !validSubject(j.Subject):
+		return invalid("subject", "unknown subject %q (want target, endpoint, vnet or zone)", j.Subject)
+	case strings.TrimSpace(j.TargetID) == "":
+		return invalid("targetId", "is empty")
+	case !strings.HasPrefix(j.TargetID, "/"):
+		return invalid("targetId", "%q is not an ARM resource id (must start with /)", j.TargetID)
+	case j.Attempt < 1:
+		return invalid("attempt", "is %d (must be at least 1)", j.Attempt)
+	}
+	return nil
+}
+
+func validSubject(s Subject) bool {
+	switch s {
+	case SubjectTarget, SubjectEndpoint, SubjectVNet, SubjectZone:
+		return true
+	}
+	return false
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: field %q %s", ErrInvalidJob, field, fmt.Sprintf(format, args...))
+}
+
+// Encode validates j and returns its message body (JSON, see ContentType).
+func Encode(j Job) ([]byte, error) {
+	if err := j.Validate(); err != nil {
+		return nil, fmt.Errorf("encode job %s: %w", j.ID, err)
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("encode job %s: %w", j.ID, err)
+	}
+	return b, nil
+}
+
+// maxQuoting bounds how many layers of JSON string quoting Decode peels off.
+// The Functions host adds one or two.
+const maxQuoting = 3
+
+// Decode parses and validates a job message body. It accepts the JSON object
+// itself and, because the Functions host serialises string bodies once more,
+// a JSON string holding the object (up to three levels of quoting). Errors wrap
+// ErrInvalidJob and name the offending field.
+func Decode(body []byte) (Job, error) {
+	b := bytes.TrimSpace(body)
+	for i := 0; len(b) > 0 && b[0] == '"'; i++ {
+		if i == maxQuoting {
+			return Job{}, fmt.Errorf("decode job: %w: body is quoted more than %d times", ErrInvalidJob, maxQuoting)
+		}
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return Job{}, fmt.Errorf("decode job: %w: body is a malformed JSON string: %v", ErrInvalidJob, err)
+		}
+		b = bytes.TrimSpace([]byte(s))
+	}
+	if len(b) == 0 {
+		return Job{}, fmt.Errorf("decode job: %w: body is empty", ErrInvalidJob)
+	}
+	if b[0] != '{' {
+		return Job{}, fmt.Errorf("decode job: %w: body is not a JSON object (starts with %q)", ErrInvalidJob, b[:1])
+	}
+	var j Job
+	if err := json.Unmarshal(b, &j); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return Job{}, fmt.Errorf("decode job: %w: field %q has JSON type %s (want %s)", ErrInvalidJob, te.Field, te.Value, te.Type)
+		}
+		return Job{}, fmt.Errorf("decode job: %w: %v", ErrInvalidJob, err)
+	}
+	if err := j.Validate(); err != nil {
+		return Job{}, fmt.Errorf("decode job %s: %w", j.ID, err)
+	}
+	return j, nil
+}
+
+// Next returns the retry of j: Attempt+1, due at now+delay, with a new
+// deterministic id derived from j's id and the new attempt (so a retry sent
+// twice collapses in duplicate detection) and the same correlation id.
+func (j Job) Next(delay time.Duration, now time.Time) Job {
+	n := j
+	n.Attempt = j.Attempt + 1
+	if delay < 0 {
+		delay = 0
+	}
+	n.NotBefore = now.Add(delay).UTC()
+	n.ID = NewID(j.Kind, j.Subject, j.TargetID, fmt.Sprintf("retry\x00%s\x00%d", j.ID, n.Attempt))
+	if n.Created.IsZero() {
+		n.Created = now.UTC()
+	}
+	return n
+}

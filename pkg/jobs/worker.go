@@ -1,0 +1,333 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Handler runs one job. It must be idempotent (deliveries are at least once)
+// and should honour ctx: on shutdown ctx is cancelled after the grace period.
+// It says what to do with the delivery by returning an Outcome.
+type Handler func(ctx context.Context, d Delivery) Outcome
+
+type outcomeKind int
+
+const (
+	outcomeComplete outcomeKind = iota
+	outcomeRetry
+	outcomeDeadLetter
+	outcomeAbandon // internal: after a first handler panic
+)
+
+// Outcome is what a Handler decided about a delivery. Build it with Done,
+// RetryAfter or DeadLetterWith; the zero value is Done.
+type Outcome struct {
+	kind        outcomeKind
+	delay       time.Duration
+	reason      string
+	description string
+	resumeToken string
+	setResume   bool
+}
+
+// Done completes the delivery: the job is finished.
+func Done() Outcome { return Outcome{kind: outcomeComplete} }
+
+// RetryAfter completes the delivery and schedules the job's next attempt
+// (Attempt+1, new id) after delay. Negative delays count as zero.
+func RetryAfter(delay time.Duration) Outcome {
+	return Outcome{kind: outcomeRetry, delay: max(delay, 0)}
+}
+
+// DeadLetterWith moves the job to the dead-letter store with a short reason
+// (a code such as "PolicyInvalid") and a human description.
+func DeadLetterWith(reason, description string) Outcome {
+	if strings.TrimSpace(reason) == "" {
+		reason = "HandlerDeadLettered"
+	}
+	return Outcome{kind: outcomeDeadLetter, reason: reason, description: description}
+}
+
+// WithResumeToken sets the ResumeToken the next attempt carries (a
+// long-running operation to resume). It only matters for RetryAfter.
+func (o Outcome) WithResumeToken(token string) Outcome {
+	o.resumeToken, o.setResume = token, true
+	return o
+}
+
+// IsDone, IsRetry and IsDeadLetter tell the outcome's kind (for tests and logs).
+func (o Outcome) IsDone() bool       { return o.kind == outcomeComplete }
+func (o Outcome) IsRetry() bool      { return o.kind == outcomeRetry }
+func (o Outcome) IsDeadLetter() bool { return o.kind == outcomeDeadLetter }
+
+// Delay is the retry delay of a RetryAfter outcome.
+func (o Outcome) Delay() time.Duration { return o.delay }
+
+// Reason and Description are those of a DeadLetterWith outcome.
+func (o Outcome) Reason() string      { return o.reason }
+func (o Outcome) Description() string { return o.description }
+
+// String renders the outcome for logs: "complete", "retry after 30s",
+// "dead-letter PolicyInvalid: ...".
+func (o Outcome) String() string {
+	switch o.kind {
+	case outcomeRetry:
+		return "retry after " + o.delay.String()
+	case outcomeDeadLetter:
+		if o.description == "" {
+			return "dead-letter " + o.reason
+		}
+		return "dead-letter " + o.reason + ": " + o.description
+	case outcomeAbandon:
+		return "abandon"
+	}
+	return "complete"
+}
+
+// panicDeliveries is the delivery count at which a panicking handler's job is
+// dead-lettered rather than released for one more try.
+const panicDeliveries = 2
+
+// invoke runs h, turning a panic into an outcome: on the first delivery the
+// lock is released (abandon) so the job comes back at once with its delivery
+// count raised; from the second delivery on it is dead-lettered with reason
+// HandlerPanic and the panic value. A panic is most likely a bug that will
+// recur, so it does not get the retry schedule (which would reset the count).
+func invoke(ctx context.Context, h Handler, d Delivery) (o Outcome, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = true
+			if d.DeliveryCount >= panicDeliveries {
+				o = DeadLetterWith(DeadLetterReasonPanic, fmt.Sprintf("handler panicked on delivery %d: %v\n%s", d.DeliveryCount, r, trimStack(debug.Stack())))
+			} else {
+				o = Outcome{kind: outcomeAbandon, description: fmt.Sprint(r)}
+			}
+		}
+	}()
+	return h(ctx, d), false
+}
+
+func trimStack(b []byte) string {
+	const limit = 2048
+	if len(b) > limit {
+		b = b[:limit]
+	}
+	return string(b)
+}
+
+// Settle applies an outcome to a delivery on q. An abandon on a queue that
+// cannot abandon leaves the lock to expire.
+func Settle(ctx context.Context, q Queue, d Delivery, o Outcome) error {
+	switch o.kind {
+	case outcomeRetry:
+		if o.setResume {
+			d.Job.ResumeToken = o.resumeToken
+		}
+		return q.Retry(ctx, d, o.delay)
+	case outcomeDeadLetter:
+		return q.DeadLetter(ctx, d, o.reason, o.description)
+	case outcomeAbandon:
+		if a, ok := q.(Abandoner); ok {
+			return a.Abandon(ctx, d)
+		}
+		return nil
+	}
+	return q.Complete(ctx, d)
+}
+
+// WorkerOptions tunes RunWorkersWith.
+type WorkerOptions struct {
+	// Concurrency bounds the handlers running at once (default 1).
+	Concurrency int
+	// Grace is how long running handlers may take to finish after ctx is
+	// cancelled before their contexts are cancelled and locks released
+	// (default 30s).
+	Grace time.Duration
+	// SettleTimeout bounds each settle call (default 30s).
+	SettleTimeout time.Duration
+	Log           zerolog.Logger
+}
+
+// RunWorkers receives jobs from q and runs h on them with at most concurrency
+// handlers at once, until ctx is cancelled. See RunWorkersWith.
+func RunWorkers(ctx context.Context, q Queue, concurrency int, h Handler, log zerolog.Logger) error {
+	return RunWorkersWith(ctx, q, h, WorkerOptions{Concurrency: concurrency, Log: log})
+}
+
+// RunWorkersWith is RunWorkers with options.
+//
+// Shutdown: when ctx is cancelled no more jobs are received; running handlers
+// get opts.Grace to finish and their outcomes are applied. After the grace
+// period their contexts are cancelled and their locks released (Abandon when
+// the queue supports it, else left to expire); what such a handler returns
+// later is discarded. It returns nil after a shutdown, or the error that
+// stopped receiving (ErrClosed).
+//
+// Receive errors other than ErrClosed are logged and retried with back-off
+// (1s doubling to 30s). Settle errors are logged: a lost lock means the job
+// is delivered again, which idempotent handlers tolerate.
+func RunWorkersWith(ctx context.Context, q Queue, h Handler, opts WorkerOptions) error {
+	n := max(opts.Concurrency, 1)
+	grace := opts.Grace
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	settleTimeout := opts.SettleTimeout
+	if settleTimeout <= 0 {
+		settleTimeout = 30 * time.Second
+	}
+	log := opts.Log
+
+	slots := make(chan struct{}, n)
+	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+
+	type run struct {
+		d        Delivery
+		settling bool
+		released bool
+	}
+	var (
+		mu      sync.Mutex
+		running = map[string]*run{}
+		wg      sync.WaitGroup
+	)
+
+	start := func(d Delivery) {
+		r := &run{d: d}
+		key := d.LockToken + "\x00" + d.MessageID
+		mu.Lock()
+		running[key] = r
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			began := time.Now()
+			o, panicked := invoke(handlerCtx, h, d)
+			mu.Lock()
+			delete(running, key)
+			if r.released {
+				mu.Unlock()
+				jobLog(log.Warn(), d).Str("outcome", o.String()).Msg("handler finished after its lock was released on shutdown; outcome discarded")
+				return
+			}
+			r.settling = true
+			mu.Unlock()
+			if panicked {
+				jobLog(log.Error(), d).Str("outcome", o.String()).Msg("handler panicked")
+			}
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+			err := Settle(sctx, q, d, o)
+			cancel()
+			ev := log.Info()
+			switch {
+			case err != nil && errors.Is(err, ErrLockLost):
+				ev = log.Warn().Err(err)
+			case err != nil:
+				ev = log.Error().Err(err)
+			case o.kind == outcomeDeadLetter:
+				ev = log.Error()
+			case o.kind == outcomeRetry || o.kind == outcomeAbandon:
+				ev = log.Warn()
+			}
+			jobLog(ev, d).Str("outcome", o.String()).Dur("took", time.Since(began)).Msg("job handled")
+		}()
+	}
+
+	var stopErr error
+	backoff := time.Duration(0)
+receive:
+	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			break receive
+		}
+		free := 1
+	fill:
+		for free < n {
+			select {
+			case slots <- struct{}{}:
+				free++
+			default:
+				break fill
+			}
+		}
+		ds, err := q.Receive(ctx, free)
+		for i := len(ds); i < free; i++ {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if errors.Is(err, ErrClosed) {
+				stopErr = err
+				break
+			}
+			backoff = min(max(2*backoff, time.Second), 30*time.Second)
+			log.Error().Err(err).Dur("backoff", backoff).Msg("receive failed")
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			continue
+		}
+		backoff = 0
+		for _, d := range ds {
+			start(d)
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+		return stopErr
+	case <-t.C:
+	}
+	cancelHandlers()
+	mu.Lock()
+	var release []Delivery
+	for _, r := range running {
+		if !r.settling {
+			r.released = true
+			release = append(release, r.d)
+		}
+	}
+	mu.Unlock()
+	a, canAbandon := q.(Abandoner)
+	for _, d := range release {
+		if !canAbandon {
+			jobLog(log.Warn(), d).Msg("handler still running after the grace period; its lock will expire")
+			continue
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		err := a.Abandon(sctx, d)
+		cancel()
+		ev := log.Warn()
+		if err != nil {
+			ev = log.Error().Err(err)
+		}
+		jobLog(ev, d).Msg("handler still running after the grace period; lock released")
+	}
+	return stopErr
+}
+
+func jobLog(e *zerolog.Event, d Delivery) *zerolog.Event {
+	return e.Str("jobId", d.Job.ID).Str("kind", string(d.Job.Kind)).Str("subject", string(d.Job.Subject)).
+		Str("targetId", d.Job.TargetID).Int("attempt", d.Job.Attempt).Int("deliveryCount", d.DeliveryCount).
+		Str("correlationId", d.Job.CorrelationID)
+}
