@@ -1,0 +1,57 @@
+package azure
+
+// Actions are the ARM actions this package performs, each exactly once in
+// this list, with the code path that needs it. The role the autopilot's
+// identity holds (infra/) grants exactly these; docs/permissions.md explains
+// them. Keep the three in step: a test compares the infra role with this
+// list.
+//
+// Not listed: Microsoft.HealthcareApis/.../privateEndpointConnectionsApproval/action.
+// Approving or rejecting an existing connection is a PUT on the connection
+// (privateEndpointConnections/write); the approval action is what the network
+// provider checks for auto-approval when an endpoint is created, which the
+// autopilot never does.
+var Actions = []string{
+	// GetTarget, ListTargets: workspace with its embedded connections.
+	"Microsoft.HealthcareApis/workspaces/read",
+	// GetTarget, ListTargets: FHIR services of a workspace, for their host names.
+	"Microsoft.HealthcareApis/workspaces/fhirservices/read",
+	// SetConnectionStatus (workspace): read the connection before deciding.
+	"Microsoft.HealthcareApis/workspaces/privateEndpointConnections/read",
+	// SetConnectionStatus (workspace): PUT the approved/rejected state.
+	"Microsoft.HealthcareApis/workspaces/privateEndpointConnections/write",
+	// GetTarget, ListTargets: legacy Azure API for FHIR service.
+	"Microsoft.HealthcareApis/services/read",
+	// SetConnectionStatus (legacy service): read the connection.
+	"Microsoft.HealthcareApis/services/privateEndpointConnections/read",
+	// SetConnectionStatus (legacy service): PUT the approved/rejected state.
+	"Microsoft.HealthcareApis/services/privateEndpointConnections/write",
+
+	// GetEndpoint: the endpoint with its connections, customDnsConfigs and NICs.
+	"Microsoft.Network/privateEndpoints/read",
+	// GetEndpoint, EnsureZoneGroup: list the endpoint's DNS zone groups.
+	"Microsoft.Network/privateEndpoints/privateDnsZoneGroups/read",
+	// EnsureZoneGroup: create or extend a zone group.
+	"Microsoft.Network/privateEndpoints/privateDnsZoneGroups/write",
+	// GetEndpoint: NIC ip configurations when the endpoint GET does not carry them.
+	"Microsoft.Network/networkInterfaces/read",
+	// GetVNet, ListVNets: address space and embedded peerings.
+	"Microsoft.Network/virtualNetworks/read",
+	// GetVNet: peerings when the VNet GET does not embed them.
+	"Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
+	// EnsureVNetLink: linking a VNet to a zone is a join on the VNet.
+	"Microsoft.Network/virtualNetworks/join/action",
+
+	// GetZone: the zone itself.
+	"Microsoft.Network/privateDnsZones/read",
+	// EnsureZoneGroup: a zone group references the zone (join on the zone).
+	"Microsoft.Network/privateDnsZones/join/action",
+	// ListVNetLinks, EnsureVNetLink, DeleteVNetLink: list and read links.
+	"Microsoft.Network/privateDnsZones/virtualNetworkLinks/read",
+	// EnsureVNetLink: create (If-None-Match: *) or update (If-Match) a link.
+	"Microsoft.Network/privateDnsZones/virtualNetworkLinks/write",
+	// DeleteVNetLink: delete an owned link (If-Match).
+	"Microsoft.Network/privateDnsZones/virtualNetworkLinks/delete",
+	// ListARecords: list A record sets (ListByType A).
+	"Microsoft.Network/privateDnsZones/A/read",
+}
