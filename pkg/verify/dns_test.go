@@ -2,7 +2,6 @@ package verify
 
 import (
 	"bytes"
-	"sync"
 	"context"
 	"fmt"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )

@@ -190,7 +190,7 @@ func guideWorld() *fakeReader {
 			ZoneGroups: []core.ZoneGroup{{ID: epID + "/privateDnsZoneGroups/default", Name: "default", ZoneIDs: []string{zoneID}}},
 		}},
 		vnets: map[string]core.VNet{
-			core.IDKey(hubID): {ID: hubID, Name: "hub-vnet", Peerings: []core.Peering{{Name: "hub-to-spoke", RemoteVNetID: spokeID, State: "Connected"}}},
+			core.IDKey(hubID):   {ID: hubID, Name: "hub-vnet", Peerings: []core.Peering{{Name: "hub-to-spoke", RemoteVNetID: spokeID, State: "Connected"}}},
 			core.IDKey(spokeID): {ID: spokeID, Name: "spoke-app-vnet", Peerings: []core.Peering{{Name: "spoke-to-hub", RemoteVNetID: hubID, State: "Connected"}}},
 		},
 		links: map[string][]core.VNetLink{core.IDKey(zoneID): {
