@@ -69,6 +69,9 @@ type LinkInput struct {
 	// HasGovernedEndpoint is true when an approved endpoint to a governed
 	// target sits in this VNet.
 	HasGovernedEndpoint bool
+	// PeeredWithGovernedEndpointVNet is true when this VNet is peered with a
+	// VNet holding such an endpoint (linked when linkPeeredVNets is on).
+	PeeredWithGovernedEndpointVNet bool
 }
 
 // LinkDecision says whether a VNet should be linked to one managed zone.
