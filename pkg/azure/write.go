@@ -145,13 +145,13 @@ func (c *Client) finish(op, id string, done bool, token string, err error) (core
 }
 
 // LinkName is the deterministic name of the link the autopilot creates
-// between a zone and a VNet: "<vnet-name>-<8 hex of sha256(vnet id)>",
+// between a zone and a VNet: "<vnet name, lower case>-<8 hex of sha256(vnet id)>",
 // valid for ARM (1-80 characters of letters, digits, '_', '.', '-', starting
 // with a letter or digit, ending with a letter, digit or '_').
 func LinkName(vnetID string) string {
 	sum := sha256.Sum256([]byte(core.IDKey(vnetID)))
 	suffix := hex.EncodeToString(sum[:])[:8]
-	base := invalidNameChars.ReplaceAllString(core.NameOf(vnetID), "-")
+	base := invalidNameChars.ReplaceAllString(strings.ToLower(core.NameOf(vnetID)), "-")
 	base = strings.Trim(base, "-._")
 	if max := 80 - 1 - len(suffix); len(base) > max {
 		base = strings.TrimRight(base[:max], "-._")
