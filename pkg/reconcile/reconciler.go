@@ -1,0 +1,271 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/plautopilot/autopilot/pkg/core"
+	"github.com/plautopilot/autopilot/pkg/jobs"
+	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/policy"
+	"github.com/rs/zerolog"
+)
+
+// Config wires a Reconciler. Reader, Writer, Policy and Jobs are required.
+type Config struct {
+	Reader core.Reader
+	Writer core.Writer
+	Policy Policy
+	// Jobs receives verification and follow-up reconcile jobs.
+	Jobs jobs.Sender
+	// Sink records outcome events; nil records nothing.
+	Sink outcome.Sink
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	Log zerolog.Logger
+	// Backoff configures retries of failed jobs (zero value: defaults).
+	Backoff Backoff
+}
+
+// Reconciler handles reconcile jobs.
+type Reconciler struct {
+	cfg Config
+}
+
+// New returns a Reconciler, or an error naming the missing dependency.
+func New(cfg Config) (*Reconciler, error) {
+	switch {
+	case cfg.Reader == nil:
+		return nil, errors.New("reconcile: no ARM reader")
+	case cfg.Writer == nil:
+		return nil, errors.New("reconcile: no ARM writer")
+	case cfg.Policy == nil:
+		return nil, errors.New("reconcile: no policy")
+	case cfg.Jobs == nil:
+		return nil, errors.New("reconcile: no job sender")
+	}
+	if cfg.Sink == nil {
+		cfg.Sink = outcome.Discard{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Backoff = cfg.Backoff.withDefaults()
+	return &Reconciler{cfg: cfg}, nil
+}
+
+// ActionResult is what applying one action did.
+type ActionResult struct {
+	Action Action `json:"action"`
+	// Result is one of the outcome.Result* values.
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Result is what handling one job did.
+type Result struct {
+	Plan    Plan           `json:"plan"`
+	Applied []ActionResult `json:"applied,omitempty"`
+	// Reads and Writes count ARM calls made by this job (writes the Writer
+	// reported as sent; unchanged idempotent writes are not counted).
+	Reads  int `json:"reads"`
+	Writes int `json:"writes"`
+}
+
+// Plan gathers and plans a job without applying anything (dry run).
+func (r *Reconciler) Plan(ctx context.Context, job jobs.Job) (Plan, int, error) {
+	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now())
+	if err != nil {
+		return Plan{}, reads, err
+	}
+	return ComputePlan(st, r.cfg.Policy), reads, nil
+}
+
+// Handle runs one reconcile job: gather, plan, apply (enforce mode only),
+// record. The error, when not nil, is classified (core.ClassOf): retryable
+// errors should reschedule the job, fatal ones dead-letter it. Everything
+// applied before a failure is kept in the result and recorded.
+func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
+	log := r.cfg.Log.With().Str("jobId", job.ID).Str("subject", string(job.Subject)).
+		Str("subjectId", job.TargetID).Int("attempt", job.Attempt).Logger()
+	if job.Kind != jobs.KindReconcile {
+		return Result{}, &core.Error{Class: core.Fatal, Op: "reconcile", ResourceID: job.TargetID,
+			Err: fmt.Errorf("job %s is a %q job, want %q", job.ID, job.Kind, jobs.KindReconcile)}
+	}
+	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now())
+	res := Result{Reads: reads}
+	if err != nil {
+		log.Warn().Err(err).Str("class", string(core.ClassOf(err))).Int("reads", reads).Msg("gather failed")
+		return res, err
+	}
+	res.Plan = ComputePlan(st, r.cfg.Policy)
+	log.Info().Int("changes", len(res.Plan.Changes())).Int("actions", len(res.Plan.Actions)).
+		Strs("notes", res.Plan.Notes).Interface("plan", res.Plan.Actions).Msg("plan")
+
+	var applyErr error
+	if r.cfg.Policy.Mode() == policy.ModeAudit {
+		for _, a := range res.Plan.Actions {
+			result := outcome.ResultPlanned
+			if a.Kind == KindLeavePending {
+				result = outcome.ResultObserved
+			}
+			res.Applied = append(res.Applied, ActionResult{Action: a, Result: result})
+		}
+	} else {
+		res.Applied, res.Writes, applyErr = r.apply(ctx, res.Plan)
+	}
+	r.record(ctx, job, st, res, log)
+	if st.SubjectGone && job.Subject != jobs.SubjectVNet {
+		log.Info().Msg("subject does not exist: nothing to do")
+	}
+	if applyErr != nil {
+		log.Warn().Err(applyErr).Str("class", string(core.ClassOf(applyErr))).Int("writes", res.Writes).Msg("apply failed")
+	}
+	return res, applyErr
+}
+
+// apply performs the plan's changes in order, then sends its follow-ups
+// when every change succeeded (a failed job is retried and replans).
+// Independent changes go on after a failure so one refusal does not block
+// the others.
+func (r *Reconciler) apply(ctx context.Context, pl Plan) ([]ActionResult, int, error) {
+	var out []ActionResult
+	var errs []error
+	writes := 0
+	for _, a := range pl.Actions {
+		if !a.Kind.IsChange() {
+			continue
+		}
+		wr, err := r.write(ctx, a)
+		ar := ActionResult{Action: a}
+		switch {
+		case err != nil && core.IsNotFound(err):
+			ar.Result, ar.Error = outcome.ResultSkipped, err.Error()
+		case err != nil:
+			ar.Result, ar.Error = outcome.ResultFailed, err.Error()
+			errs = append(errs, err)
+		case wr.InProgress:
+			ar.Result = outcome.ResultInProgress
+			writes++
+		case wr.Changed:
+			ar.Result = outcome.ResultApplied
+			writes++
+		default:
+			ar.Result = outcome.ResultUnchanged
+		}
+		out = append(out, ar)
+	}
+	for _, a := range pl.Actions {
+		switch a.Kind {
+		case KindLeavePending:
+			out = append(out, ActionResult{Action: a, Result: outcome.ResultObserved})
+		case KindScheduleVerify, KindEnqueue:
+			if len(errs) > 0 {
+				out = append(out, ActionResult{Action: a, Result: outcome.ResultSkipped, Error: "not sent: an earlier change failed"})
+				continue
+			}
+			ar := ActionResult{Action: a, Result: outcome.ResultApplied}
+			if err := r.cfg.Jobs.Send(ctx, *a.Job); err != nil {
+				ar.Result, ar.Error = outcome.ResultFailed, err.Error()
+				errs = append(errs, &core.Error{Class: core.Retryable, Op: "send " + string(a.Job.Kind) + " job",
+					ResourceID: a.Resource, Err: err})
+			}
+			out = append(out, ar)
+		}
+	}
+	return out, writes, joinClassified(errs)
+}
+
+func (r *Reconciler) write(ctx context.Context, a Action) (core.WriteResult, error) {
+	w := r.cfg.Writer
+	switch a.Kind {
+	case KindApprove:
+		return w.SetConnectionStatus(ctx, *a.Connection, core.StatusApproved, a.Description)
+	case KindReject:
+		return w.SetConnectionStatus(ctx, *a.Connection, core.StatusRejected, a.Description)
+	case KindCreateLink, KindUpdateLink:
+		return w.EnsureVNetLink(ctx, *a.Link)
+	case KindRemoveLink:
+		return w.DeleteVNetLink(ctx, *a.OldLink)
+	case KindAddZoneGroup:
+		return w.EnsureZoneGroup(ctx, *a.ZoneGroup)
+	}
+	return core.WriteResult{}, fmt.Errorf("reconcile: action kind %q is not a change", a.Kind)
+}
+
+// joinClassified joins errors keeping a class the caller can act on:
+// retryable wins when any error is retryable (a retry can still make
+// progress; a fatal error that persists dead-letters on a later attempt).
+func joinClassified(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	class := core.Fatal
+	for _, e := range errs {
+		if core.ClassOf(e) == core.Retryable {
+			class = core.Retryable
+		}
+	}
+	var after time.Duration
+	for _, e := range errs {
+		if ok, d := core.IsRetryable(e); ok && d > after {
+			after = d
+		}
+	}
+	return &core.Error{Class: class, Op: "apply plan", RetryAfter: after,
+		Err: fmt.Errorf("%d changes failed: %w", len(errs), errors.Join(errs...))}
+}
+
+// record publishes one outcome event per decision and change.
+func (r *Reconciler) record(ctx context.Context, job jobs.Job, st State, res Result, log zerolog.Logger) {
+	now := r.cfg.Now()
+	mode := string(r.cfg.Policy.Mode())
+	base := outcome.Data{Mode: mode, CorrelationID: job.CorrelationID, JobID: job.ID, Attempt: job.Attempt}
+	var evs []outcome.Event
+	if st.SubjectGone && job.Subject != jobs.SubjectVNet {
+		d := base
+		d.Reason = fmt.Sprintf("%s does not exist: nothing to do", job.Subject)
+		d.Result = outcome.ResultObserved
+		evs = append(evs, outcome.New(outcome.SubjectGone, job.TargetID, d, now))
+	}
+	for _, ar := range res.Applied {
+		a := ar.Action
+		var typ outcome.Type
+		switch a.Kind {
+		case KindApprove:
+			typ = outcome.ConnectionApproved
+		case KindReject:
+			typ = outcome.ConnectionRejected
+		case KindLeavePending:
+			typ = outcome.ConnectionLeftPending
+		case KindCreateLink:
+			typ = outcome.LinkCreated
+		case KindUpdateLink:
+			typ = outcome.LinkUpdated
+		case KindRemoveLink:
+			typ = outcome.LinkRemoved
+		case KindAddZoneGroup:
+			typ = outcome.ZoneGroupCreated
+		default:
+			continue // follow-ups are logged, not audit events
+		}
+		d := base
+		d.Rule, d.Reason, d.Description = a.Rule, a.Reason, a.Description
+		d.Before, d.After, d.Target, d.Zone = a.Before, a.After, a.Target, a.Zone
+		d.Result, d.Error = ar.Result, ar.Error
+		evs = append(evs, outcome.New(typ, a.Resource, d, now))
+	}
+	if len(evs) == 0 {
+		return
+	}
+	if err := r.cfg.Sink.Publish(ctx, evs); err != nil {
+		// The decision is applied and, with EventGridSink, kept by the
+		// fallback; failing the job would not bring the event back.
+		log.Error().Err(err).Int("events", len(evs)).Msg("publish outcome events")
+	}
+}
