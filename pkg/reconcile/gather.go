@@ -111,7 +111,9 @@ func gather(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time
 	return g.s, g.m.reads, err
 }
 
-func (g *gatherer) note(format string, a ...any) { g.s.Notes = append(g.s.Notes, fmt.Sprintf(format, a...)) }
+func (g *gatherer) note(format string, a ...any) {
+	g.s.Notes = append(g.s.Notes, fmt.Sprintf(format, a...))
+}
 
 func (g *gatherer) target(ctx context.Context, id string) error {
 	t, err := g.m.target(ctx, id)

@@ -327,7 +327,7 @@ func ComputePlan(s State, p Policy) Plan {
 			for _, peer := range activePeers(*vs.VNet) {
 				b.links(peer, linkWhy{forced: true, rule: RuleLinkPeeredVNets,
 					reason: "peered with " + vs.VNet.Name + ", the VNet of approved endpoint " + core.NameOf(ae.endpointID),
-					peers: []core.VNet{*vs.VNet}, endpointID: ae.endpointID, targetID: ae.targetID})
+					peers:  []core.VNet{*vs.VNet}, endpointID: ae.endpointID, targetID: ae.targetID})
 			}
 		}
 	}

@@ -170,4 +170,3 @@ func sweepReason(t core.Target) string {
 	}
 	return ""
 }
-
