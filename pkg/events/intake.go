@@ -1,0 +1,208 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/plautopilot/autopilot/pkg/core"
+	"github.com/plautopilot/autopilot/pkg/jobs"
+)
+
+// Intake turns deliveries of events into reconcile jobs. It never calls
+// ARM: it parses, classifies and enqueues, so that it answers well inside
+// Event Grid's 30 second delivery timeout.
+type Intake struct {
+	// Queue receives one reconcile job per affected resource.
+	Queue jobs.Sender
+	// Log gets ignored events at debug, jobs at info, malformed events at
+	// warn (error when there is no Dead store).
+	Log zerolog.Logger
+	// Dead keeps malformed events and events whose job could not be sent.
+	// When nil, such events are logged at error level with their raw bytes
+	// (capped) instead.
+	Dead DeadStore
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// OutcomeStatus says what happened to one event.
+type OutcomeStatus string
+
+const (
+	OutcomeEnqueued  OutcomeStatus = "enqueued"
+	OutcomeIgnored   OutcomeStatus = "ignored"
+	OutcomeMalformed OutcomeStatus = "malformed"
+	OutcomeFailed    OutcomeStatus = "failed" // the job could not be sent
+)
+
+// Outcome is what the intake did with one event of a delivery.
+type Outcome struct {
+	Index         int           `json:"index"`
+	EventID       string        `json:"eventId,omitempty"`
+	EventType     string        `json:"eventType,omitempty"`
+	OperationName string        `json:"operationName,omitempty"`
+	Status        OutcomeStatus `json:"status"`
+	Kind          Kind          `json:"kind,omitempty"`
+	Reason        string        `json:"reason,omitempty"`
+	JobID         string        `json:"jobId,omitempty"`
+	Subject       jobs.Subject  `json:"subject,omitempty"`
+	TargetID      string        `json:"targetId,omitempty"`
+}
+
+// Result counts what the intake did with a delivery.
+type Result struct {
+	Received  int       `json:"received"`
+	Enqueued  int       `json:"enqueued"`
+	Ignored   int       `json:"ignored"`
+	Malformed int       `json:"malformed"`
+	Outcomes  []Outcome `json:"outcomes"`
+}
+
+// Handle processes a delivery (a JSON array of events or one event, either
+// schema). Malformed events are kept and counted while the good ones are
+// still enqueued. It returns an error, after doing all it could, when a job
+// could not be sent or a malformed event could not be kept: the caller must
+// then fail the delivery so that Event Grid redelivers it (the jobs' ids are
+// deterministic, so what was already sent collapses on redelivery).
+func (in *Intake) Handle(ctx context.Context, body []byte) (Result, error) {
+	evs, bad := ParseBatch(body)
+	return in.process(ctx, evs, bad)
+}
+
+// HandleEvent processes one event, as the Functions host's Event Grid
+// trigger delivers them (one invocation per event).
+func (in *Intake) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, error) {
+	ev, err := ParseOne(raw)
+	if err != nil {
+		return in.process(ctx, nil, []Malformed{{Index: 0, Raw: capRaw(raw), Reason: err.Error()}})
+	}
+	return in.process(ctx, []Event{ev}, nil)
+}
+
+// Job returns the reconcile job for a classified (not ignored) event.
+// Its id is deterministic: the same event redelivered gives the same id.
+func Job(c Classified, now time.Time) jobs.Job {
+	e := c.Event
+	corr := e.CorrelationID
+	if corr == "" {
+		corr = e.ID
+	}
+	j := jobs.Job{
+		Version:       jobs.Version,
+		ID:            jobs.NewID(jobs.KindReconcile, c.Subject, c.TargetID, e.ID),
+		Kind:          jobs.KindReconcile,
+		Subject:       c.Subject,
+		TargetID:      c.TargetID,
+		Attempt:       1,
+		CorrelationID: corr,
+		Reason:        e.OperationName,
+		Deleted:       c.Deleted,
+		Created:       now.UTC(),
+	}
+	if e.Principal != (core.Principal{}) {
+		p := e.Principal
+		j.Actor = &p
+	}
+	return j
+}
+
+func (in *Intake) now() time.Time {
+	if in.Now != nil {
+		return in.Now()
+	}
+	return time.Now()
+}
+
+func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (Result, error) {
+	now := in.now()
+	res := Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+len(bad))}
+	var errs []error
+
+	for _, m := range bad {
+		res.Malformed++
+		res.Outcomes = append(res.Outcomes, Outcome{Index: m.Index, Status: OutcomeMalformed, Reason: m.Reason})
+		if err := in.keep(ctx, DeadEvent{Raw: m.Raw, Size: len(m.Raw), Reason: m.Reason, ReceivedAt: now, Index: m.Index}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	for i, ev := range evs {
+		c := Classify(ev)
+		out := Outcome{
+			Index:         indexOf(i, bad),
+			EventID:       ev.ID,
+			EventType:     ev.Type,
+			OperationName: ev.OperationName,
+			Kind:          c.Kind,
+		}
+		if c.Ignored {
+			res.Ignored++
+			out.Status, out.Reason = OutcomeIgnored, c.Reason
+			res.Outcomes = append(res.Outcomes, out)
+			in.Log.Debug().Str("eventId", ev.ID).Str("eventType", ev.Type).Str("operation", ev.OperationName).
+				Str("resourceId", ev.ResourceID()).Str("reason", c.Reason).Msg("event ignored")
+			continue
+		}
+		job := Job(c, now)
+		out.JobID, out.Subject, out.TargetID = job.ID, job.Subject, job.TargetID
+		if err := in.Queue.Send(ctx, job); err != nil {
+			out.Status, out.Reason = OutcomeFailed, "enqueue failed: "+err.Error()
+			res.Outcomes = append(res.Outcomes, out)
+			errs = append(errs, fmt.Errorf("enqueue job for event %s (%s %s): %w", ev.ID, c.Subject, c.TargetID, err))
+			if kerr := in.keep(ctx, DeadEvent{
+				Raw: capRaw(ev.Raw), Size: len(ev.Raw), Reason: out.Reason + " (event grid redelivers the delivery)",
+				ReceivedAt: now, Index: out.Index, EventID: ev.ID,
+			}); kerr != nil {
+				errs = append(errs, kerr)
+			}
+			// The queue is failing: the delivery will be redelivered whole,
+			// so stop rather than spend Event Grid's 30 seconds on retries.
+			for j := i + 1; j < len(evs); j++ {
+				res.Outcomes = append(res.Outcomes, Outcome{
+					Index: indexOf(j, bad), EventID: evs[j].ID, EventType: evs[j].Type,
+					OperationName: evs[j].OperationName, Status: OutcomeFailed,
+					Reason: "not processed: an earlier job of the delivery could not be sent",
+				})
+			}
+			return res, errors.Join(errs...)
+		}
+		res.Enqueued++
+		out.Status = OutcomeEnqueued
+		res.Outcomes = append(res.Outcomes, out)
+		in.Log.Info().Str("eventId", ev.ID).Str("operation", ev.OperationName).Str("kind", string(c.Kind)).
+			Str("subject", string(job.Subject)).Str("targetId", job.TargetID).Str("jobId", job.ID).
+			Str("correlationId", job.CorrelationID).Bool("deleted", job.Deleted).Msg("reconcile job enqueued")
+	}
+	return res, errors.Join(errs...)
+}
+
+// keep stores a dead event, or logs it when there is no store.
+func (in *Intake) keep(ctx context.Context, d DeadEvent) error {
+	if in.Dead == nil {
+		in.Log.Error().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).
+			Bytes("raw", d.Raw).Msg("event not handled (no dead event store)")
+		return nil
+	}
+	in.Log.Warn().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).Msg("event kept in dead event store")
+	if err := in.Dead.Keep(ctx, d); err != nil {
+		return fmt.Errorf("keep dead event %d: %w", d.Index, err)
+	}
+	return nil
+}
+
+// indexOf returns the delivery index of the i-th good event, given the
+// indexes of the malformed ones (events keep their order in ParseBatch).
+func indexOf(i int, bad []Malformed) int {
+	idx := i
+	for _, m := range bad {
+		if m.Index <= idx {
+			idx++
+		}
+	}
+	return idx
+}
