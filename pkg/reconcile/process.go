@@ -22,8 +22,8 @@ const (
 	DeadLetter Verdict = "dead-letter"
 )
 
-// Disposition is the settlement of one delivery. (pkg/jobs had no worker
-// outcome type when this was written; a worker maps it onto its own.)
+// Disposition is the settlement of one delivery with what the job did;
+// Outcome converts it to the jobs.Outcome a jobs.Handler returns.
 type Disposition struct {
 	Verdict Verdict       `json:"verdict"`
 	Delay   time.Duration `json:"delay,omitempty"` // Retry only
@@ -127,9 +127,27 @@ func (b Backoff) Dispose(job jobs.Job, err error) Disposition {
 	}
 }
 
-// Process runs a delivered job and decides its settlement. A dead-lettered
-// job also raises a "job.failed" outcome event carrying the reason.
-func (r *Reconciler) Process(ctx context.Context, d jobs.Delivery) Disposition {
+// Outcome converts the disposition to a jobs.Outcome.
+func (d Disposition) Outcome() jobs.Outcome {
+	switch d.Verdict {
+	case Retry:
+		return jobs.RetryAfter(d.Delay)
+	case DeadLetter:
+		return jobs.DeadLetterWith(d.Reason, d.Description)
+	}
+	return jobs.Done()
+}
+
+// Process runs a delivered job and settles it: it is a jobs.Handler. See
+// ProcessDelivery.
+func (r *Reconciler) Process(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	return r.ProcessDelivery(ctx, d).Outcome()
+}
+
+// ProcessDelivery runs a delivered job and decides its settlement. A
+// dead-lettered job also raises a "job.failed" outcome event carrying the
+// reason.
+func (r *Reconciler) ProcessDelivery(ctx context.Context, d jobs.Delivery) Disposition {
 	job := d.Job
 	if job.Attempt < 1 {
 		job.Attempt = 1
@@ -152,16 +170,4 @@ func (r *Reconciler) Process(ctx context.Context, d jobs.Delivery) Disposition {
 		}
 	}
 	return disp
-}
-
-// Settle applies a disposition to the queue the delivery came from.
-func Settle(ctx context.Context, q jobs.Queue, d jobs.Delivery, disp Disposition) error {
-	switch disp.Verdict {
-	case Retry:
-		return q.Retry(ctx, d, disp.Delay)
-	case DeadLetter:
-		return q.DeadLetter(ctx, d, disp.Reason, disp.Description)
-	default:
-		return q.Complete(ctx, d)
-	}
 }
