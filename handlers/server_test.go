@@ -274,9 +274,7 @@ func TestErrorsMapToStatusAndNameTheCause(t *testing.T) {
 			return &funchost.Response{Logs: []string{"listed 3 targets"}}, errors.New("Fails: list targets: connection reset")
 		},
 		"Panics": func(ctx context.Context, inv *funchost.Invocation) (*funchost.Response, error) {
-			var m map[string]int
-			m["boom"]++
-			return nil, nil
+			panic("boom")
 		},
 		"Placeholder": func(ctx context.Context, inv *funchost.Invocation) (*funchost.Response, error) {
 			return nil, funchost.NotImplemented(inv.Function)
@@ -310,7 +308,7 @@ func TestErrorsMapToStatusAndNameTheCause(t *testing.T) {
 		{"function error keeps its logs", http.MethodPost, "/Fails", `{"Data":{}}`, http.StatusInternalServerError,
 			`{"Outputs":{},"Logs":["listed 3 targets","Fails: list targets: connection reset"],"ReturnValue":null,"Error":"Fails: list targets: connection reset"}`, ""},
 		{"panic is a failed invocation", http.MethodPost, "/Panics", `{"Data":{}}`, http.StatusInternalServerError, "",
-			"Panics: panic: assignment to entry in nil map"},
+			"Panics: panic: boom"},
 		{"body over the cap", http.MethodPost, "/Reconcile", `{"Data":{"message":"` + strings.Repeat("x", maxBodyBytes) + `"}}`,
 			http.StatusRequestEntityTooLarge, "", "Reconcile: body: larger than the 8388608 bytes limit"},
 	}
