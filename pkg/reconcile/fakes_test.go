@@ -28,9 +28,7 @@ var (
 	spokeVNet = "/subscriptions/" + subSpoke + "/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/spoke1"
 	otherVNet = "/subscriptions/" + subSpoke + "/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/tagged"
 	pe1ID     = "/subscriptions/" + subSpoke + "/resourceGroups/rg-app/providers/Microsoft.Network/privateEndpoints/pe1"
-	peXID     = "/subscriptions/" + subUnknown + "/resourceGroups/rg-x/providers/Microsoft.Network/privateEndpoints/pex"
 	conn1ID   = wsID + "/privateEndpointConnections/pe1.c1"
-	connXID   = wsID + "/privateEndpointConnections/pex.cx"
 	t0        = time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
 )
 
