@@ -159,7 +159,7 @@ func (v *Verifier) checkDNS(ctx context.Context, resolver, fqdn string, expect [
 				Diagnosis: fmt.Sprintf("the resolver %s did not answer in time; check the resolver address and that DNS (udp/tcp 53) is allowed from here (inside an Azure VNet the resolver is 168.63.129.16)", resolver)}
 		}
 		return CheckResult{Status: StatusError, Retryable: true, Evidence: []string{err.Error()},
-			Diagnosis: fmt.Sprintf("could not query the resolver %s: %v", resolver, err)}
+			Diagnosis: fmt.Sprintf("could not query the resolver %s (nothing serves DNS there, or the network refuses it); check the resolver address", resolver)}
 	}
 	return judgeAnswer(a, fqdn, expect, from)
 }

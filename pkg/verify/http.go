@@ -142,10 +142,10 @@ func requestFailure(url string, err error) CheckResult {
 		res.Diagnosis = "no answer in time: the address is not reachable from here (NSG or route blocking the private endpoint's IP, connection not approved yet, or a public address with outbound traffic blocked)"
 	case errors.As(err, &uae), errors.As(err, &hne), errors.As(err, &cie):
 		res.Status = StatusFail
-		res.Diagnosis = fmt.Sprintf("the server's TLS certificate is not trusted for this name: %v (a TLS-inspecting proxy? pass its CA with --ca-file)", err)
+		res.Diagnosis = "the server's TLS certificate is not trusted for this name (a TLS-inspecting proxy? pass its CA with --ca-file)"
 	default:
 		res.Status, res.Retryable = StatusFail, true
-		res.Diagnosis = fmt.Sprintf("the request failed before an answer: %v (connection refused or reset: nothing listens at the resolved address, or a firewall drops it)", err)
+		res.Diagnosis = "the request failed before any answer (refused or reset): nothing listens at the resolved address, or a firewall drops the connection"
 	}
 	return res
 }
