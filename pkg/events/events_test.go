@@ -265,7 +265,7 @@ func TestNonStringClaimsDoNotFailTheEvent(t *testing.T) {
 	for claim, want := range map[string]string{
 		"iat":    "1762250000",
 		"groups": "6f1e2d3c-0000-4000-8000-00000000000a,6f1e2d3c-0000-4000-8000-00000000000b",
-		"http://schemas.microsoft.com/claims/authnmethodsreferences": "pwd,mfa",
+		"http://schemas.microsoft.com/claims/authnmethodsreferences":    "pwd,mfa",
 		"http://schemas.microsoft.com/identity/claims/objectidentifier": userOID,
 	} {
 		if got := ev.Claims[claim]; got != want {
