@@ -1,0 +1,147 @@
+package jobs_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/plautopilot/autopilot/pkg/jobs"
+)
+
+const endpoint = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net/providers/Microsoft.Network/privateEndpoints/pe-fhir"
+
+func sample() jobs.Job {
+	j := jobs.New(jobs.KindVerify, jobs.SubjectEndpoint, endpoint, "event-7")
+	j.CorrelationID = "event-7"
+	j.Created = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	return j
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	j := sample()
+	j.NotBefore = time.Date(2026, 3, 1, 9, 5, 0, 0, time.UTC)
+	j.ResumeToken = "tok"
+	b, err := jobs.Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := jobs.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, j); diff != "" {
+		t.Errorf("round trip (-got +want):\n%s", diff)
+	}
+}
+
+func TestDecodeAcceptsHostQuoting(t *testing.T) {
+	j := sample()
+	b, _ := jobs.Encode(j)
+	once, _ := json.Marshal(string(b))
+	twice, _ := json.Marshal(string(once))
+	for name, body := range map[string][]byte{"object": b, "quoted once": once, "quoted twice": twice, "padded": []byte("  \n" + string(b) + "\n")} {
+		t.Run(name, func(t *testing.T) {
+			got, err := jobs.Decode(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(got, j); diff != "" {
+				t.Errorf("(-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeErrorsNameTheField(t *testing.T) {
+	valid := func(mut func(m map[string]any)) []byte {
+		b, _ := jobs.Encode(sample())
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		mut(m)
+		out, _ := json.Marshal(m)
+		return out
+	}
+	tests := []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"version missing", valid(func(m map[string]any) { delete(m, "version") }), `field "version" unsupported version 0`},
+		{"version from the future", valid(func(m map[string]any) { m["version"] = 2 }), `field "version" unsupported version 2`},
+		{"id empty", valid(func(m map[string]any) { m["id"] = "" }), `field "id" is empty`},
+		{"unknown kind", valid(func(m map[string]any) { m["kind"] = "rebuild" }), `field "kind" unknown kind "rebuild"`},
+		{"unknown subject", valid(func(m map[string]any) { m["subject"] = "dns" }), `field "subject" unknown subject "dns"`},
+		{"target missing", valid(func(m map[string]any) { delete(m, "targetId") }), `field "targetId" is empty`},
+		{"target not a resource id", valid(func(m map[string]any) { m["targetId"] = "pe-fhir" }), `field "targetId" "pe-fhir" is not an ARM resource id`},
+		{"attempt zero", valid(func(m map[string]any) { m["attempt"] = 0 }), `field "attempt" is 0`},
+		{"attempt is a string", valid(func(m map[string]any) { m["attempt"] = "1" }), `field "attempt" has JSON type string`},
+		{"not an object", []byte(`[1,2]`), "not a JSON object"},
+		{"empty", []byte("  "), "body is empty"},
+		{"broken JSON", []byte(`{"version":1,`), "invalid job"},
+		{"quoted four times", []byte(`"\"\\\"\\\\\\\"x\\\\\\\"\\\"\""`), "quoted more than 3 times"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := jobs.Decode(tt.body)
+			if !errors.Is(err, jobs.ErrInvalidJob) {
+				t.Fatalf("err = %v, want ErrInvalidJob", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEncodeRefusesInvalidJob(t *testing.T) {
+	j := sample()
+	j.Version = 0
+	if _, err := jobs.Encode(j); !errors.Is(err, jobs.ErrInvalidJob) {
+		t.Errorf("err = %v, want ErrInvalidJob", err)
+	}
+}
+
+func TestNext(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	j := sample()
+	n := j.Next(30*time.Second, now)
+	n2 := n.Next(time.Minute, now.Add(time.Minute))
+	got := []any{n.Attempt, n.NotBefore, n.CorrelationID, n.TargetID, n.Created, n2.Attempt}
+	want := []any{2, now.Add(30 * time.Second), j.CorrelationID, j.TargetID, j.Created, 3}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("attempt, notBefore, correlation, target, created, next attempt (-got +want):\n%s", diff)
+	}
+	if n.ID == j.ID || n2.ID == n.ID || n2.ID == j.ID {
+		t.Errorf("ids not distinct: %s %s %s", j.ID, n.ID, n2.ID)
+	}
+	if again := j.Next(time.Hour, now.Add(time.Hour)); again.ID != n.ID {
+		t.Errorf("retrying the same attempt twice gave ids %s and %s; want equal so duplicate detection collapses them", n.ID, again.ID)
+	}
+	if err := n.Validate(); err != nil {
+		t.Errorf("next attempt invalid: %v", err)
+	}
+}
+
+func TestFakeClock(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := jobs.NewFakeClock(t0)
+	ch := c.Changed()
+	c.Set(t0.Add(-time.Hour)) // backwards: ignored
+	select {
+	case <-ch:
+		t.Fatal("Changed fired on a backwards Set")
+	default:
+	}
+	if got := c.Advance(time.Minute); !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("Advance = %s", got)
+	}
+	select {
+	case <-ch:
+	default:
+		t.Error("Changed did not fire on Advance")
+	}
+}
