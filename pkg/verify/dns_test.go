@@ -151,6 +151,9 @@ func TestDNSCheckPlatformResolverFromResolvConf(t *testing.T) {
 func TestDNSCheckAgainstDnsmasq(t *testing.T) {
 	bin, err := exec.LookPath("dnsmasq")
 	if err != nil {
+		bin, err = exec.LookPath("/usr/sbin/dnsmasq") // root's PATH only
+	}
+	if err != nil {
 		t.Skip("dnsmasq not installed: .ci/run installs dnsmasq-base; apt-get install dnsmasq-base to run this test")
 	}
 	// Reserve a free port, release it, and hand it to dnsmasq.
