@@ -650,3 +650,15 @@ func TestIndexOf(t *testing.T) {
 		t.Errorf("got %v, want [1 4 5]", got)
 	}
 }
+
+func TestHandleEventTakesABatch(t *testing.T) {
+	q := &recordingSender{}
+	in := newIntake(q, NewMemDeadStore())
+	res, err := in.HandleEvent(context.Background(), readFile(t, filepath.Join(eventsDir, "link-delete.eventgrid.json")))
+	if err != nil || res.Enqueued != 1 || len(q.sent) != 1 || q.sent[0].Subject != jobs.SubjectZone {
+		t.Fatalf("got %+v, %v, sent %+v; want one zone job", res, err, q.sent)
+	}
+	if _, err := (&Intake{}).Handle(context.Background(), []byte(`[]`)); err == nil {
+		t.Error("an intake without a queue accepted a delivery")
+	}
+}

@@ -69,7 +69,7 @@ func FuzzParseBatch(f *testing.F) {
 
 func FuzzClassify(f *testing.F) {
 	seedCorpus(f)
-	in := &Intake{Queue: &recordingSender{}, Log: zerolog.Nop(), Dead: NewMemDeadStore(), Now: func() time.Time { return fixedNow }}
+	in := &Intake{Queue: &memSender{}, Log: zerolog.Nop(), Dead: NewMemDeadStore(), Now: func() time.Time { return fixedNow }}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		evs, _ := ParseBatch(body)
 		for _, ev := range evs {

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,7 +77,11 @@ func (in *Intake) Handle(ctx context.Context, body []byte) (Result, error) {
 
 // HandleEvent processes one event, as the Functions host's Event Grid
 // trigger delivers them (one invocation per event).
+// A JSON array is taken as a batch.
 func (in *Intake) HandleEvent(ctx context.Context, raw json.RawMessage) (Result, error) {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
+		return in.Handle(ctx, t)
+	}
 	ev, err := ParseOne(raw)
 	if err != nil {
 		return in.process(ctx, nil, []Malformed{{Index: 0, Raw: capRaw(raw), Reason: err.Error()}})
@@ -119,6 +124,9 @@ func (in *Intake) now() time.Time {
 }
 
 func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (Result, error) {
+	if in.Queue == nil {
+		return Result{}, errors.New("event intake has no job queue")
+	}
 	now := in.now()
 	res := Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+len(bad))}
 	var errs []error
