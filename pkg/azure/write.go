@@ -289,7 +289,8 @@ func statusOf(err error) int {
 }
 
 // DeleteVNetLink deletes a link the autopilot owns, with If-Match on its
-// ETag (a 412 means it changed since it was read: retryable, re-read). It
+// ETag (a 412 means it changed since it was read: retryable, re-read; or
+// that it is gone already: done). It
 // refuses (fatal, CodeNotOwned) a link without the ownership tag. A link
 // already gone reports Changed false.
 func (c *Client) DeleteVNetLink(ctx context.Context, link core.VNetLink) (core.WriteResult, error) {
@@ -323,6 +324,12 @@ func (c *Client) DeleteVNetLink(ctx context.Context, link core.VNetLink) (core.W
 		cerr := classify(op, id, err)
 		if core.IsNotFound(cerr) {
 			return core.WriteResult{}, nil
+		}
+		if statusOf(err) == http.StatusPreconditionFailed {
+			// the ETag no longer matches: gone (done) or changed (re-read and retry)
+			if _, gerr := lc.Get(ctx, rg, zoneName, name, nil); core.IsNotFound(classify(op, id, gerr)) {
+				return core.WriteResult{}, nil
+			}
 		}
 		return core.WriteResult{}, cerr
 	}
