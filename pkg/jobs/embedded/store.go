@@ -91,6 +91,20 @@ func Open(path string, opts Options) (*Store, error) {
 	return &Store{db: db, path: path, opts: opts, closed: make(chan struct{}), queues: map[string]*Queue{}}, nil
 }
 
+// Size is the size in bytes of the data in the store (its high-water mark
+// of pages; the file itself grows in larger steps).
+func (s *Store) Size() (int64, error) {
+	var n int64
+	err := s.view(func(tx *bolt.Tx) error {
+		n = tx.Size()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of queue store %s: %w", s.path, err)
+	}
+	return n, nil
+}
+
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
@@ -224,12 +238,25 @@ func queueBuckets(tx *bolt.Tx, name string, create bool) (buckets, error) {
 				return buckets{}, fmt.Errorf("create queue %q: %w", name, err)
 			}
 		}
+		bs.fill()
 		return bs, nil
 	}
 	if root = tx.Bucket(key); root == nil {
 		return buckets{}, nil
 	}
-	return buckets{msgs: root.Bucket(bMsgs), index: root.Bucket(bIndex), dedup: root.Bucket(bDedup), dedupExp: root.Bucket(bDedupExp), dead: root.Bucket(bDead)}, nil
+	bs := buckets{msgs: root.Bucket(bMsgs), index: root.Bucket(bIndex), dedup: root.Bucket(bDedup), dedupExp: root.Bucket(bDedupExp), dead: root.Bucket(bDead)}
+	bs.fill()
+	return bs, nil
+}
+
+// fill packs pages of the buckets whose keys mostly grow (sequence numbers,
+// times) fuller than bbolt's default half, which suits random keys.
+func (bs buckets) fill() {
+	for _, b := range []*bolt.Bucket{bs.msgs, bs.dedupExp, bs.dead} {
+		if b != nil && b.Writable() {
+			b.FillPercent = 0.9
+		}
+	}
 }
 
 func u64(v uint64) []byte {
