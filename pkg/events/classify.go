@@ -66,9 +66,13 @@ func Classify(e Event) Classified {
 	case !hasSuffixFold(e.Type, "Success"):
 		return ignored(e, "event type %q reports a failed or cancelled operation: nothing changed", e.Type)
 	}
-	// A *Success event without a status still reports a success.
-	if e.Status != "" && !strings.EqualFold(e.Status, "Succeeded") {
-		return ignored(e, "operation %q has status %q, not Succeeded", e.OperationName, e.Status)
+	// A *Success event without a status still reports a success. ARM may
+	// report a long-running write (a private endpoint, a VNet link) as
+	// Accepted: the reconcile it causes is idempotent and re-reads the state,
+	// so acting on it costs little while ignoring it would leave the change to
+	// the next sweep.
+	if e.Status != "" && !strings.EqualFold(e.Status, "Succeeded") && !strings.EqualFold(e.Status, "Accepted") {
+		return ignored(e, "operation %q has status %q, not Succeeded or Accepted", e.OperationName, e.Status)
 	}
 	r, ok := ruleFor(e.OperationName)
 	if !ok {

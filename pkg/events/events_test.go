@@ -189,7 +189,7 @@ func TestRealisticEvents(t *testing.T) {
 		{file: "deployment-temp-id.cloudevents.json", kind: KindIgnored, reason: "temporary id"},
 		{file: "failure.eventgrid.json", kind: KindIgnored, reason: "failed or cancelled"},
 		{file: "failure.cloudevents.json", kind: KindIgnored, reason: "failed or cancelled"},
-		{file: "status-accepted.eventgrid.json", kind: KindIgnored, reason: `status "Accepted"`},
+		{file: "status-accepted.eventgrid.json", kind: KindEndpointWritten, subject: jobs.SubjectEndpoint, target: peID, actor: cliUser},
 		{file: "other-operation.cloudevents.json", kind: KindIgnored, reason: "not one the autopilot acts on"},
 	}
 	covered := map[string]bool{"batch-with-malformed.eventgrid.json": true}
