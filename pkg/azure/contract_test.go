@@ -247,7 +247,13 @@ func TestContractReadEndpointAndVNets(t *testing.T) {
 
 func linkFor(t *testing.T, c *Client, vnetID string) (core.VNetLink, bool) {
 	t.Helper()
-	links, err := c.ListVNetLinks(context.Background(), cZone)
+	return linkIn(t, c, cZone, vnetID)
+}
+
+// linkIn finds the zone's link for a VNet.
+func linkIn(t *testing.T, c *Client, zoneID, vnetID string) (core.VNetLink, bool) {
+	t.Helper()
+	links, err := c.ListVNetLinks(context.Background(), zoneID)
 	if err != nil {
 		t.Fatalf("ListVNetLinks: %v", err)
 	}

@@ -88,3 +88,30 @@ func TestSetConnectionStatusTransitions(t *testing.T) {
 		})
 	}
 }
+
+// When the endpoint GET carries NIC references without their ip
+// configurations (and no customDnsConfigs), the adapter reads the NICs.
+func TestGetEndpointReadsUnexpandedNICs(t *testing.T) {
+	const nicID = "/subscriptions/" + sub + "/resourceGroups/rg-net/providers/Microsoft.Network/networkInterfaces/pe1.nic"
+	c, tr := newScripted(t, Config{}, func(_ int, req *http.Request) *http.Response {
+		switch {
+		case strings.HasSuffix(req.URL.Path, "/privateEndpoints/pe1"):
+			return respond(200, `{"id":"`+peID+`","name":"pe1","properties":{"subnet":{"id":"`+vnetID+`/subnets/s"},"networkInterfaces":[{"id":"`+nicID+`"}]}}`)
+		case strings.HasSuffix(req.URL.Path, "/networkInterfaces/pe1.nic"):
+			return respond(200, `{"id":"`+nicID+`","properties":{"ipConfigurations":[{"properties":{"privateIPAddress":"10.0.0.7"}}]}}`)
+		case strings.HasSuffix(req.URL.Path, "/privateDnsZoneGroups"):
+			return respond(200, `{"value":[]}`)
+		}
+		return armError(404, "NotFound")
+	})
+	e, err := c.GetEndpoint(context.Background(), peID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.PrivateIPs) != 1 || e.PrivateIPs[0] != "10.0.0.7" {
+		t.Errorf("got private IPs %v, want [10.0.0.7] from the NIC", e.PrivateIPs)
+	}
+	if tr.count() != 3 {
+		t.Errorf("got %d requests (%v), want endpoint, NIC and zone groups", tr.count(), tr.requests)
+	}
+}
