@@ -161,3 +161,7 @@ func TestMainParametersCoverRequiredParameters(t *testing.T) {
 		t.Errorf("main.parameters.json (used by azd) lacks required parameters %v of main.bicep", missing)
 	}
 }
+
+var actionsRe = regexp.MustCompile(`(?m)^\s*actions:`)
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
