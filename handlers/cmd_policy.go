@@ -1,11 +1,348 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/plautopilot/autopilot/pkg/azure"
+	"github.com/plautopilot/autopilot/pkg/core"
+	"github.com/plautopilot/autopilot/pkg/policy"
+	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
+const policyUsage = `usage:
+  handler policy check FILE
+      validate a policy file and list its rules and settings
+      (exit 0 valid, 1 invalid, 2 usage)
+  handler policy explain --policy FILE --sandbox SCENARIO [--json] CONNECTION_ID
+      show every connection rule's outcome and the final decision for one
+      private endpoint connection, read from a sandbox scenario`
+
 func runPolicy(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "handler policy: not implemented yet")
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, policyUsage)
+		return 2
+	}
+	switch args[0] {
+	case "check":
+		return runPolicyCheck(args[1:], stdout, stderr)
+	case "explain":
+		return runPolicyExplain(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, policyUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "handler policy: unknown subcommand %q\n%s\n", args[0], policyUsage)
 	return 2
+}
+
+func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, policyUsage)
+		return 2
+	}
+	p, err := policy.Load(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	printPolicy(stdout, p)
+	return 0
+}
+
+// printPolicy lists a valid policy's settings and rules for review.
+func printPolicy(w io.Writer, p *policy.Policy) {
+	fmt.Fprintf(w, "policy %s is valid (sha256 %s)\n\n", p.Source(), p.Digest()[:12])
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "mode\t%s\n", p.Mode())
+	var kinds []string
+	for _, k := range p.TargetTypes() {
+		kinds = append(kinds, string(k)+"s")
+	}
+	fmt.Fprintf(tw, "governed subscriptions\t%s\n", orNone(strings.Join(p.Subscriptions(), ", ")))
+	fmt.Fprintf(tw, "governed wholesale\t%s\n", orNone(strings.Join(kinds, ", ")))
+	fmt.Fprintf(tw, "governed by id\t%s\n", orNone(strings.Join(p.TargetIDs(), "\n\t")))
+	var zones []string
+	for _, z := range p.Zones() {
+		zones = append(zones, z.ID)
+	}
+	fmt.Fprintf(tw, "managed zones\t%s\n", orNone(strings.Join(zones, "\n\t")))
+	fmt.Fprintf(tw, "default decision\t%s\n", p.DefaultDecision())
+	fmt.Fprintf(tw, "link endpoint vnets\t%t\n", p.LinkEndpointVNets())
+	fmt.Fprintf(tw, "link peered vnets\t%t\n", p.LinkPeeredVNets())
+	fmt.Fprintf(tw, "remove own links on vnet delete\t%t\n", p.RemoveOwnLinksOnVNetDelete())
+	zg := p.ZoneGroup()
+	fmt.Fprintf(tw, "zone groups\t%s\n", map[bool]string{true: "enabled, name " + zg.Name, false: "disabled"}[zg.Enabled])
+	v := p.Verification()
+	resolver := v.Resolver
+	if resolver == "" {
+		resolver = "system"
+	}
+	fmt.Fprintf(tw, "verification\tdelay %s, %d attempts, backoff %s, resolver %s, probe metadata %t, probe public %t\n",
+		v.Delay, v.Attempts, v.Backoff, resolver, v.ProbeMetadata, v.ProbePublic)
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nconnection rules (first match wins):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tNAME\tDECISION\tCONDITION\tDESCRIPTION")
+	n := 0
+	for _, r := range p.Rules() {
+		if r.Kind != policy.KindConnection {
+			continue
+		}
+		n++
+		dec := string(r.Decision)
+		if r.AllowUnreadableEndpoint {
+			dec += " (unreadable ok)"
+		}
+		if r.Revoke {
+			dec += " (revoke)"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", n, r.Name, dec, oneLine(r.When), r.Description)
+	}
+	fmt.Fprintf(tw, "  -\t(default)\t%s\t\t\n", p.DefaultDecision())
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nlink rules:")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tZONES\tREGISTRATION\tRESOLUTION\tCONDITION")
+	links := 0
+	for _, r := range p.Rules() {
+		if r.Kind != policy.KindLink {
+			continue
+		}
+		links++
+		fmt.Fprintf(tw, "  %s\t%s\t%t\t%s\t%s\n", r.Name, strings.Join(r.Zones, ","), r.RegistrationEnabled, r.ResolutionPolicy, oneLine(r.When))
+	}
+	if links == 0 {
+		fmt.Fprintln(tw, "  (none)\t\t\t\t")
+	}
+	tw.Flush()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func runPolicyExplain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("policy explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	policyPath := fs.String("policy", "", "policy file")
+	scenario := fs.String("sandbox", "", "sandbox scenario file to read Azure state from")
+	asJSON := fs.Bool("json", false, "print the explanation as JSON")
+	fs.Usage = func() { fmt.Fprintln(stderr, policyUsage) }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *policyPath == "" || *scenario == "" || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "handler policy explain: needs --policy, --sandbox and one CONNECTION_ID")
+		fmt.Fprintln(stderr, policyUsage)
+		return 2
+	}
+	p, err := policy.Load(*policyPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	sb, err := sandbox.Load(*scenario)
+	if err != nil {
+		fmt.Fprintf(stderr, "handler policy explain: load sandbox: %v\n", err)
+		return 1
+	}
+	arm, err := azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{})
+	if err != nil {
+		fmt.Fprintf(stderr, "handler policy explain: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ex, err := explainConnection(ctx, arm, p, fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "handler policy explain: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(ex); err != nil {
+			fmt.Fprintf(stderr, "handler policy explain: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	printExplanation(stdout, ex)
+	return 0
+}
+
+// explanation is what `policy explain` reports about one connection.
+type explanation struct {
+	Policy       string                `json:"policy"`
+	PolicyDigest string                `json:"policyDigest"`
+	Mode         policy.Mode           `json:"mode"`
+	Connection   core.Connection       `json:"connection"`
+	Target       string                `json:"target"`
+	TargetKind   core.TargetKind       `json:"targetKind"`
+	Governed     bool                  `json:"governed"`
+	Endpoint     string                `json:"endpoint"`
+	Readable     bool                  `json:"endpointReadable"`
+	EndpointNote string                `json:"endpointNote,omitempty"`
+	VNet         string                `json:"vnet,omitempty"`
+	VNetPrefixes []string              `json:"vnetAddressPrefixes,omitempty"`
+	VNetNote     string                `json:"vnetNote,omitempty"`
+	Rules        []policy.RuleOutcome  `json:"rules"`
+	Decision     policy.Decision       `json:"decision"`
+	DecisionErr  string                `json:"decisionError,omitempty"`
+	Links        []policy.LinkDecision `json:"links,omitempty"`
+}
+
+// explainConnection reads a connection, its target, endpoint and VNet
+// through r (any core.Reader: the sandbox or Azure) and evaluates the policy
+// on them. An endpoint or VNet that cannot be read (403, 404) is reported
+// unreadable, as the reconciler would see it; other read failures are
+// errors, since a guess would mislead.
+func explainConnection(ctx context.Context, r core.Reader, p *policy.Policy, connID string) (*explanation, error) {
+	targetID := core.ParentOf(connID)
+	if targetID == "" || !strings.Contains(strings.ToLower(connID), "/privateendpointconnections/") {
+		return nil, fmt.Errorf("%q is not a private endpoint connection id (.../workspaces/NAME/privateEndpointConnections/NAME)", connID)
+	}
+	t, err := r.GetTarget(ctx, targetID)
+	if err != nil {
+		return nil, fmt.Errorf("read target of %s: %w", connID, err)
+	}
+	ex := &explanation{Policy: p.Source(), PolicyDigest: p.Digest(), Mode: p.Mode(),
+		Target: t.ID, TargetKind: t.Kind, Governed: p.GovernsTarget(t)}
+	found := false
+	for _, c := range t.Connections {
+		if core.SameID(c.ID, connID) || (c.ID == "" && strings.EqualFold(c.Name, core.NameOf(connID))) {
+			ex.Connection, found = c, true
+			break
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("connection %s not found on %s (%d connections)", core.NameOf(connID), t.ID, len(t.Connections))
+	}
+	if ex.Connection.TargetID == "" {
+		ex.Connection.TargetID = t.ID
+	}
+	in := policy.ConnectionInput{Target: t, Connection: ex.Connection}
+	ex.Endpoint = ex.Connection.PrivateEndpointID
+	if ex.Endpoint == "" {
+		ex.EndpointNote = "the connection names no private endpoint"
+	} else if ep, err := r.GetEndpoint(ctx, ex.Endpoint); err != nil {
+		if !unreadable(err) {
+			return nil, fmt.Errorf("read endpoint %s: %w", ex.Endpoint, err)
+		}
+		ex.EndpointNote = "unreadable: " + err.Error()
+	} else {
+		in.Endpoint, in.EndpointReadable, ex.Readable = &ep, true, true
+		ex.VNet = ep.VNetID
+		if ep.VNetID != "" {
+			v, err := r.GetVNet(ctx, ep.VNetID)
+			switch {
+			case err == nil:
+				in.EndpointVNet, ex.VNetPrefixes = &v, v.AddressPrefixes
+			case unreadable(err):
+				ex.VNetNote = "unreadable: " + err.Error()
+			default:
+				return nil, fmt.Errorf("read vnet %s: %w", ep.VNetID, err)
+			}
+		}
+	}
+	ex.Rules = p.Explain(in)
+	ex.Decision, err = p.DecideConnection(in)
+	if err != nil {
+		ex.DecisionErr = err.Error()
+	}
+	if in.EndpointVNet != nil && ex.Decision.Action == policy.ActionApprove {
+		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true})
+	}
+	return ex, nil
+}
+
+// unreadable reports whether a read failed because the caller may not see
+// the resource (cross-tenant 403) or it does not exist.
+func unreadable(err error) bool {
+	if core.IsNotFound(err) {
+		return true
+	}
+	var e *core.Error
+	return errors.As(err, &e) && (e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized)
+}
+
+func printExplanation(w io.Writer, ex *explanation) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "policy\t%s (mode %s, sha256 %s)\n", ex.Policy, ex.Mode, ex.PolicyDigest[:12])
+	fmt.Fprintf(tw, "connection\t%s (%s)\n", ex.Connection.ID, ex.Connection.Status)
+	gov := "governed"
+	if !ex.Governed {
+		gov = "NOT governed by this policy"
+	}
+	fmt.Fprintf(tw, "target\t%s (%s, %s)\n", ex.Target, ex.TargetKind, gov)
+	ep := ex.Endpoint
+	if ex.Readable {
+		ep += " (readable)"
+	} else {
+		ep += " (" + ex.EndpointNote + ")"
+	}
+	fmt.Fprintf(tw, "endpoint\t%s\n", ep)
+	if ex.VNet != "" {
+		vn := ex.VNet + " [" + strings.Join(ex.VNetPrefixes, ", ") + "]"
+		if ex.VNetNote != "" {
+			vn = ex.VNet + " (" + ex.VNetNote + ")"
+		}
+		fmt.Fprintf(tw, "vnet\t%s\n", vn)
+	}
+	fmt.Fprintf(tw, "requester\tunknown (no event claims): requester.* are empty strings\n")
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nconnection rules (first match wins):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  RULE\tDECISION\tOUTCOME\tDETAIL")
+	for _, o := range ex.Rules {
+		mark := ""
+		if o.Selected {
+			mark = "  <= decides"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\t%s\n", o.Rule, o.Decision, o.Outcome, mark, o.Detail)
+	}
+	tw.Flush()
+
+	d := ex.Decision
+	fmt.Fprintln(w)
+	if ex.DecisionErr != "" {
+		fmt.Fprintf(w, "decision: none: %s\n", ex.DecisionErr)
+		return
+	}
+	by := "the default"
+	if d.Rule != "" {
+		by = fmt.Sprintf("rule %q", d.Rule)
+	}
+	fmt.Fprintf(w, "decision: %s by %s\nreason:   %s\n", d.Action, by, d.Reason)
+	if d.Description != "" {
+		fmt.Fprintf(w, "description sent to the requester: %s\n", d.Description)
+	}
+	if d.Revoke {
+		fmt.Fprintln(w, "revoke: the approved connection would be rejected")
+	}
+	if ex.Mode == policy.ModeAudit {
+		fmt.Fprintln(w, "mode audit: the autopilot would report this and write nothing")
+	}
+	for _, l := range ex.Links {
+		if l.Link {
+			fmt.Fprintf(w, "link: endpoint vnet -> %s (%s)\n", core.NameOf(l.ZoneID), l.Reason)
+		}
+	}
 }

@@ -405,6 +405,7 @@ func (l *loader) targets(s *spec, p *Policy) {
 			continue
 		}
 		p.targetIDs[core.IDKey(id)] = kind
+		p.ids = append(p.ids, id)
 		p.addSubscription(core.SubscriptionOf(id))
 	}
 }

@@ -19,6 +19,7 @@ type Policy struct {
 	mode   Mode
 
 	targetIDs map[string]core.TargetKind // by core.IDKey
+	ids       []string                   // as written
 	allTypes  map[core.TargetKind]bool
 	subs      []string // lower case, sorted
 	subSet    map[string]bool
@@ -85,15 +86,8 @@ func (p *Policy) DefaultDecision() Action { return p.defaultAction }
 // listed under targets.subscriptions and those of the listed target ids.
 func (p *Policy) Subscriptions() []string { return slices.Clone(p.subs) }
 
-// TargetIDs are the individually governed target ids, sorted.
-func (p *Policy) TargetIDs() []string {
-	ids := make([]string, 0, len(p.targetIDs))
-	for id := range p.targetIDs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
+// TargetIDs are the individually governed target ids, in file order.
+func (p *Policy) TargetIDs() []string { return slices.Clone(p.ids) }
 
 // TargetTypes are the kinds governed wholesale in the governed subscriptions.
 func (p *Policy) TargetTypes() []core.TargetKind {
