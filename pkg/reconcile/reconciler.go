@@ -217,7 +217,14 @@ func joinClassified(errs []error) error {
 			after = d
 		}
 	}
-	return &core.Error{Class: class, Op: "apply plan", RetryAfter: after,
+	code := ""
+	for _, e := range errs {
+		var ce *core.Error
+		if code == "" && core.ClassOf(e) == class && asCore(e, &ce) {
+			code = ce.Code
+		}
+	}
+	return &core.Error{Class: class, Op: "apply plan", RetryAfter: after, Code: code,
 		Err: fmt.Errorf("%d changes failed: %w", len(errs), errors.Join(errs...))}
 }
 
