@@ -142,8 +142,10 @@ func LoadScenario(path string) (*Scenario, error) {
 // ParseScenario decodes scenario data; ext selects YAML (".yaml", ".yml")
 // or JSON.
 func ParseScenario(data []byte, ext string) (*Scenario, error) {
+	isYAML := false
 	switch strings.ToLower(ext) {
 	case ".yaml", ".yml":
+		isYAML = true
 		j, err := yaml.YAMLToJSON(data)
 		if err != nil {
 			return nil, fmt.Errorf("invalid yaml: %w", err)
@@ -157,20 +159,24 @@ func ParseScenario(data []byte, ext string) (*Scenario, error) {
 	sc := &Scenario{}
 	if data[0] == '[' {
 		if err := json.Unmarshal(data, &sc.Resources); err != nil {
-			return nil, fmt.Errorf("invalid resource list: %w", jsonErr(data, err))
+			return nil, fmt.Errorf("invalid resource list: %w", jsonErr(data, err, isYAML))
 		}
 		return sc, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(sc); err != nil {
-		return nil, fmt.Errorf("invalid scenario: %w", jsonErr(data, err))
+		return nil, fmt.Errorf("invalid scenario: %w", jsonErr(data, err, isYAML))
 	}
 	return sc, nil
 }
 
-// jsonErr adds the line number to a JSON syntax or type error.
-func jsonErr(data []byte, err error) error {
+// jsonErr adds the line number to a JSON syntax or type error (YAML was
+// converted to JSON, so its JSON line numbers would mislead).
+func jsonErr(data []byte, err error, isYAML bool) error {
+	if isYAML {
+		return err
+	}
 	var off int64 = -1
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
