@@ -219,3 +219,39 @@ func TestRunPerVNet(t *testing.T) {
 		t.Errorf("got retry %v after %v, want a retry after 2m", retry, delay)
 	}
 }
+
+// TestRunDerivesSubjectFromEndpoint: with only ARM ids, the FQDNs come from
+// the endpoint's DNS configs; every name is resolved, only FHIR hosts are
+// called at /metadata, and a VNet without a resolver is skipped, not dropped.
+func TestRunDerivesSubjectFromEndpoint(t *testing.T) {
+	f := guideWorld()
+	updateEP(f, func(e *core.Endpoint) {
+		e.DNS = []core.DNSRecord{
+			{FQDN: "ws1.workspace.azurehealthcareapis.com", IPs: []string{"172.21.0.5"}},
+			{FQDN: "ws1-fhir1.fhir.azurehealthcareapis.com", IPs: []string{"172.21.0.6"}},
+			{FQDN: "ws1-dicom1.dicom.azurehealthcareapis.com", IPs: []string{"172.21.0.7"}},
+		}
+	})
+	v := &Verifier{Reader: f, ResolverFor: func(string) string { return "" }}
+	rep := v.Run(context.Background(), Subject{EndpointID: epID})
+	var got []string
+	for _, c := range rep.Checks {
+		if strings.HasPrefix(c.Name, "arm ") {
+			continue
+		}
+		got = append(got, string(c.Status)+" "+c.Name)
+	}
+	want := []string{
+		"skipped dns ws1.workspace.azurehealthcareapis.com from hub-vnet (the endpoint's VNet)",
+		"skipped dns ws1-fhir1.fhir.azurehealthcareapis.com from hub-vnet (the endpoint's VNet)",
+		"skipped dns ws1-dicom1.dicom.azurehealthcareapis.com from hub-vnet (the endpoint's VNet)",
+		"skipped http GET https://ws1-fhir1.fhir.azurehealthcareapis.com/metadata from hub-vnet (the endpoint's VNet)",
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("network checks (-got +want):\n%s", diff)
+	}
+	recs := find(t, rep, "arm a records")
+	if recs.Status != StatusFail || !strings.Contains(recs.Diagnosis, "no A record ws1-fhir1.fhir.privatelink.azurehealthcareapis.com (endpoint IP 172.21.0.6)") {
+		t.Errorf("a records: got %s %q, want the missing workspace FHIR record with its IP", recs.Status, recs.Diagnosis)
+	}
+}

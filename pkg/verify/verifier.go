@@ -322,7 +322,7 @@ func (v *Verifier) plan(w *world) []check {
 		vnetID, label, resolver string
 	}
 	var paths []path
-	if v.ResolverFor != nil {
+	if v.ResolverFor != nil && len(w.vnetIDs()) > 0 {
 		for _, id := range w.vnetIDs() {
 			paths = append(paths, path{vnetID: id, label: " from " + w.vnetName(id), resolver: v.ResolverFor(id)})
 		}
@@ -331,7 +331,7 @@ func (v *Verifier) plan(w *world) []check {
 	}
 	for _, p := range paths {
 		for _, f := range fqdns {
-			if v.ResolverFor != nil && p.resolver == "" {
+			if p.vnetID != "" && p.resolver == "" {
 				cs = append(cs, skipped("dns "+f+p.label, "no resolver known for this VNet"))
 				continue
 			}
@@ -345,12 +345,14 @@ func (v *Verifier) plan(w *world) []check {
 		urls = []string{w.s.MetadataURL}
 	} else {
 		for _, f := range fqdns {
-			urls = append(urls, "https://"+f+"/metadata")
+			if len(w.s.FQDNs) > 0 || isFHIRHost(f) {
+				urls = append(urls, "https://"+f+"/metadata")
+			}
 		}
 	}
 	for _, p := range paths {
 		for _, u := range urls {
-			if v.ResolverFor != nil && p.resolver == "" {
+			if p.vnetID != "" && p.resolver == "" {
 				cs = append(cs, skipped("http GET "+u+p.label, "no resolver known for this VNet"))
 				continue
 			}
@@ -377,4 +379,16 @@ func nameOf(id string) string { return core.NameOf(id) }
 
 func sameName(a, b string) bool {
 	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
+}
+
+// isFHIRHost reports whether a host name read from ARM serves FHIR (and so
+// GET /metadata): workspace FHIR services (WS-FHIR.fhir.SUFFIX) and legacy
+// services (NAME.azurehealthcareapis.com). Workspace and DICOM names of an
+// endpoint are resolved but not called.
+func isFHIRHost(f string) bool {
+	if strings.Contains(f, ".fhir.") {
+		return true
+	}
+	const legacy = ".azurehealthcareapis.com"
+	return strings.HasSuffix(f, legacy) && !strings.Contains(strings.TrimSuffix(f, legacy), ".")
 }
