@@ -334,6 +334,9 @@ func printExplanation(w io.Writer, ex *explanation) {
 	if d.Description != "" {
 		fmt.Fprintf(w, "description sent to the requester: %s\n", d.Description)
 	}
+	if ex.Connection.Status == core.StatusApproved && !d.Revoke {
+		fmt.Fprintln(w, "the connection is already Approved: only a reject rule with revoke: true would change it")
+	}
 	if d.Revoke {
 		fmt.Fprintln(w, "revoke: the approved connection would be rejected")
 	}

@@ -211,3 +211,40 @@ connectionRules:
 		t.Errorf("got %+v\n%s", got, stdout.String())
 	}
 }
+
+// TestPolicyExplainGuideScenario checks the example policy against the
+// demo's scenario: the app team's endpoint is approved, the unknown
+// subscription's rejected.
+func TestPolicyExplainGuideScenario(t *testing.T) {
+	const scenario = "../testdata/scenarios/guide.yaml"
+	if _, err := os.Stat(scenario); err != nil {
+		t.Skipf("no guide scenario: %v", err)
+	}
+	const ws = "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/workspaces/contoso-health/privateEndpointConnections/"
+	tests := []struct {
+		name       string
+		conn       string
+		wantAction policy.Action
+		wantRule   string
+	}{
+		{"app team endpoint is approved", ws + "pe-app-fhir.5c1d6e2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f", policy.ActionApprove, "allow-app-subscriptions"},
+		{"unknown subscription endpoint is rejected", ws + "pe-unknown.9e7b1c2d-4e5f-4a6b-9c7d-8e9f0a1b2c3d", policy.ActionReject, "reject-unknown-subscriptions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"policy", "explain", "--json", "--policy", "../examples/policy.yaml", "--sandbox", scenario, tt.conn}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			var got struct {
+				Decision policy.Decision `json:"decision"`
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Decision.Action != tt.wantAction || got.Decision.Rule != tt.wantRule {
+				t.Errorf("decision %s by %q, want %s by %q", got.Decision.Action, got.Decision.Rule, tt.wantAction, tt.wantRule)
+			}
+		})
+	}
+}
