@@ -164,10 +164,9 @@ func (s *Sandbox) SubscriptionIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seen := map[string]string{}
-	for k, e := range s.res {
+	for _, e := range s.res {
 		sub := core.SubscriptionOf(e.id)
 		seen[strings.ToLower(sub)] = sub
-		_ = k
 	}
 	out := make([]string, 0, len(seen))
 	for _, v := range seen {

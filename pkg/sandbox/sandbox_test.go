@@ -42,7 +42,7 @@ type clients struct {
 	records *dns.RecordSetsClient
 }
 
-func newClients(t *testing.T, sb *Sandbox, sub string) clients {
+func newClients(t testing.TB, sb *Sandbox, sub string) clients {
 	t.Helper()
 	opts := sb.ClientOptions()
 	hcf, err := hc.NewClientFactory(sub, sb.Credential(), opts)
