@@ -350,3 +350,32 @@ func TestExplainExamplePolicy(t *testing.T) {
 		t.Errorf("explain (-got +want):\n%s", diff)
 	}
 }
+
+// TestConcurrentDecisions: one Policy serves every worker goroutine (run
+// with -race).
+func TestConcurrentDecisions(t *testing.T) {
+	p := examplePolicy(t)
+	inputs := []ConnectionInput{readableInput(subApp, "10.1.0.0/16"), readableInput(subUnknown, "10.1.0.0/16"), unreadableInput(subUnknown)}
+	want := []Action{ActionApprove, ActionReject, ActionPending}
+	errs := make(chan string, 8*len(inputs))
+	done := make(chan struct{})
+	for g := 0; g < 8; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 50; i++ {
+				k := (g + i) % len(inputs)
+				if d, _ := p.DecideConnection(inputs[k]); d.Action != want[k] {
+					errs <- string(d.Action)
+					return
+				}
+			}
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Errorf("concurrent decision gave %s", e)
+	}
+}

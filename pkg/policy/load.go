@@ -146,13 +146,32 @@ func (l *loader) load() *Policy {
 		return nil
 	}
 	l.index(f)
-	var s spec
-	dec := yaml.NewDecoder(bytes.NewReader(l.src), yaml.DisallowUnknownField())
-	if err := dec.Decode(&s); err != nil {
+	if len(l.problems) > 0 {
+		return nil
+	}
+	s, err := l.decode()
+	if err != nil {
 		l.yamlError(err)
 		return nil
 	}
-	return l.compile(&s)
+	return l.compile(s)
+}
+
+// decode decodes strictly. go-yaml has panicked on odd input (found by
+// FuzzParse); a panic becomes a load error, so a bad file still fails closed
+// instead of crashing the process.
+func (l *loader) decode() (s *spec, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("yaml decoder failed on this file: %v", r)
+		}
+	}()
+	s = &spec{}
+	dec := yaml.NewDecoder(bytes.NewReader(l.src), yaml.DisallowUnknownField())
+	if err := dec.Decode(s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // index records every node's position by path, and where each rule starts
@@ -189,6 +208,16 @@ type indexer struct{ l *loader }
 
 func (v indexer) Visit(n ast.Node) ast.Visitor {
 	switch n := n.(type) {
+	case *ast.TagNode, *ast.AnchorNode, *ast.AliasNode:
+		// Not needed in a policy, and a source of surprises (and of
+		// go-yaml panics and alias blow-ups).
+		line, col := 0, 0
+		if tk := n.GetToken(); tk != nil && tk.Position != nil {
+			line, col = tk.Position.Line, tk.Position.Column
+		}
+		v.l.problems = append(v.l.problems, Problem{Line: line, Column: col, Field: field(n.GetPath()),
+			Msg: "YAML tags, anchors and aliases are not allowed in a policy file"})
+		return nil
 	case *ast.MappingValueNode:
 		if n.Value != nil {
 			l := v.l
@@ -264,8 +293,11 @@ func (l *loader) yamlError(err error) {
 		pr.Field = field(l.paths[[2]int{pr.Line, pr.Column}])
 	}
 	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		got := te.SrcType.String()
+	if errors.As(err, &te) && te.DstType != nil {
+		got := "a value"
+		if te.SrcType != nil {
+			got = te.SrcType.String()
+		}
 		if tk != nil {
 			got += fmt.Sprintf(" %q", tk.Value)
 		}

@@ -152,6 +152,16 @@ func TestLoadErrorsNameLineAndRule(t *testing.T) {
 			want: []string{"test.yaml:12:"},
 		},
 		{
+			name: "YAML tags are refused (go-yaml panicked on an empty one)",
+			src:  base + "mode: ! \n",
+			want: []string{"test.yaml:12:7:", "YAML tags, anchors and aliases are not allowed"},
+		},
+		{
+			name: "anchors and aliases are refused",
+			src:  base + "  - name: again\n    when: &w \"true\"\n    decision: pending\n",
+			want: []string{"test.yaml:13:11:", "YAML tags, anchors and aliases are not allowed"},
+		},
+		{
 			name: "empty file",
 			src:  "# only a comment\n",
 			want: []string{"the policy file is empty"},

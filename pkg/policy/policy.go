@@ -195,6 +195,9 @@ func (p *Policy) DecideConnection(in ConnectionInput) (Decision, error) {
 // Explain evaluates every connection rule (not only up to the first match)
 // and reports each one's outcome; the rule that decides is Selected.
 func (p *Policy) Explain(in ConnectionInput) []RuleOutcome {
+	if p == nil {
+		return nil
+	}
 	_, out := p.evaluate(&in, true)
 	return out
 }
