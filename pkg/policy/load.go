@@ -442,22 +442,57 @@ func (l *loader) targets(s *spec, p *Policy) {
 	}
 }
 
-// targetKindOf parses a workspace or legacy service id.
+// targetKindOf parses a workspace or legacy service id
+// (/subscriptions/S/resourceGroups/RG/providers/Microsoft.HealthcareApis/TYPE/NAME)
+// without allocating: it runs on every decision.
 func targetKindOf(id string) (core.TargetKind, bool) {
-	parts := strings.Split(strings.Trim(id, "/"), "/")
-	// subscriptions/S/resourceGroups/RG/providers/Microsoft.HealthcareApis/TYPE/NAME
-	if len(parts) != 8 || !strings.EqualFold(parts[0], "subscriptions") || !guidRE.MatchString(parts[1]) ||
+	id = strings.Trim(id, "/")
+	var parts [8]string
+	n := 0
+	for n < 8 {
+		i := strings.IndexByte(id, '/')
+		if i < 0 {
+			parts[n] = id
+			n++
+			id = ""
+			break
+		}
+		parts[n] = id[:i]
+		id = id[i+1:]
+		n++
+	}
+	if n != 8 || id != "" || !strings.EqualFold(parts[0], "subscriptions") || !isGUID(parts[1]) ||
 		!strings.EqualFold(parts[2], "resourceGroups") || parts[3] == "" ||
 		!strings.EqualFold(parts[4], "providers") || !strings.EqualFold(parts[5], "Microsoft.HealthcareApis") || parts[7] == "" {
 		return "", false
 	}
-	switch strings.ToLower(parts[6]) {
-	case "workspaces":
+	switch {
+	case strings.EqualFold(parts[6], "workspaces"):
 		return core.TargetWorkspace, true
-	case "services":
+	case strings.EqualFold(parts[6], "services"):
 		return core.TargetService, true
 	}
 	return "", false
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (l *loader) zones(s *spec, p *Policy) {

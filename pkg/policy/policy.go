@@ -103,7 +103,7 @@ func (p *Policy) TargetTypes() []core.TargetKind {
 // Governs reports whether the policy governs the workspace or service with
 // this id: listed by id, or of a type governed in its subscription.
 func (p *Policy) Governs(targetID string) bool {
-	if _, ok := p.targetIDs[core.IDKey(targetID)]; ok {
+	if p.listed(targetID) {
 		return true
 	}
 	kind, ok := targetKindOf(targetID)
@@ -113,9 +113,24 @@ func (p *Policy) Governs(targetID string) bool {
 	return p.allTypes[kind] && p.subSet[strings.ToLower(core.SubscriptionOf(targetID))]
 }
 
+// listed reports whether id is one of targets.ids; a short list is scanned
+// (no allocation on the decision path), a long one looked up.
+func (p *Policy) listed(id string) bool {
+	if len(p.ids) <= 16 {
+		for _, l := range p.ids {
+			if core.SameID(l, id) {
+				return true
+			}
+		}
+		return false
+	}
+	_, ok := p.targetIDs[core.IDKey(id)]
+	return ok
+}
+
 // GovernsTarget is Governs for a target read from ARM.
 func (p *Policy) GovernsTarget(t core.Target) bool {
-	if _, ok := p.targetIDs[core.IDKey(t.ID)]; ok {
+	if p.listed(t.ID) {
 		return true
 	}
 	kind, ok := targetKindOf(t.ID)
@@ -309,8 +324,8 @@ func newConnActivation(in *ConnectionInput) *connActivation {
 		connection: &connectionVars{ID: in.Connection.ID, Name: in.Connection.Name, Status: string(in.Connection.Status), Description: in.Connection.Description},
 		target: &targetVars{
 			ID: in.Target.ID, Type: targetType(in.Target), Kind: string(in.Target.Kind), Name: in.Target.Name,
-			SubscriptionID: strings.ToLower(firstNonEmpty(in.Target.SubscriptionID, core.SubscriptionOf(in.Target.ID))),
-			ResourceGroup:  firstNonEmpty(in.Target.ResourceGroup, core.ResourceGroupOf(in.Target.ID)),
+			SubscriptionID: lowerOr(in.Target.SubscriptionID, core.SubscriptionOf, in.Target.ID),
+			ResourceGroup:  or(in.Target.ResourceGroup, core.ResourceGroupOf, in.Target.ID),
 			Location:       in.Target.Location, Tags: in.Target.Tags,
 		},
 		requester: &requesterVars{},
@@ -321,8 +336,8 @@ func newConnActivation(in *ConnectionInput) *connActivation {
 	ev := a.endpoint
 	if e := in.Endpoint; e != nil && in.EndpointReadable {
 		*ev = endpointVars{
-			ID: e.ID, SubscriptionID: strings.ToLower(firstNonEmpty(e.SubscriptionID, core.SubscriptionOf(e.ID))),
-			ResourceGroup: firstNonEmpty(e.ResourceGroup, core.ResourceGroupOf(e.ID)), Name: firstNonEmpty(e.Name, core.NameOf(e.ID)),
+			ID: e.ID, SubscriptionID: lowerOr(e.SubscriptionID, core.SubscriptionOf, e.ID),
+			ResourceGroup: or(e.ResourceGroup, core.ResourceGroupOf, e.ID), Name: or(e.Name, core.NameOf, e.ID),
 			Location: e.Location, Tags: e.Tags, VNetID: e.VNetID, SubnetID: e.SubnetID,
 			GroupIDs: in.Connection.GroupIDs, Readable: true,
 		}
@@ -365,6 +380,27 @@ func targetType(t core.Target) string {
 		return core.TypeService
 	}
 	return ""
+}
+
+// or returns v, or derive(id) when v is empty (derived lazily: parsing ids
+// is most of the cost of building an activation).
+func or(v string, derive func(string) string, id string) string {
+	if v != "" {
+		return v
+	}
+	return derive(id)
+}
+
+// lowerOr is or, lower-cased (subscription ids). It allocates only when v
+// has upper-case letters.
+func lowerOr(v string, derive func(string) string, id string) string {
+	v = or(v, derive, id)
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(v)
+		}
+	}
+	return v
 }
 
 func firstNonEmpty(a, b string) string {
@@ -433,9 +469,9 @@ func (p *Policy) DecideLinks(in LinkInput) ([]LinkDecision, error) {
 func newVNetVars(in *LinkInput) *vnetVars {
 	v := in.VNet
 	vv := &vnetVars{
-		ID: v.ID, Name: firstNonEmpty(v.Name, core.NameOf(v.ID)),
-		SubscriptionID:      strings.ToLower(firstNonEmpty(v.SubscriptionID, core.SubscriptionOf(v.ID))),
-		ResourceGroup:       firstNonEmpty(v.ResourceGroup, core.ResourceGroupOf(v.ID)),
+		ID: v.ID, Name: or(v.Name, core.NameOf, v.ID),
+		SubscriptionID:      lowerOr(v.SubscriptionID, core.SubscriptionOf, v.ID),
+		ResourceGroup:       or(v.ResourceGroup, core.ResourceGroupOf, v.ID),
 		Location:            v.Location,
 		Tags:                v.Tags,
 		AddressPrefixes:     v.AddressPrefixes,
