@@ -563,6 +563,9 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 		r.killsLeft--
 	}
 	dup := !kill && r.dupsLeft > 0 && d.DeliveryCount == 1 && r.rng.Float64() < 0.2
+	if dup {
+		r.dupsLeft--
+	}
 	r.mu.Unlock()
 
 	hctx, cancel := context.WithCancel(ctx)
@@ -591,7 +594,6 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 	if dup {
 		// the settlement is lost: the same message is delivered again
 		r.mu.Lock()
-		r.dupsLeft--
 		r.rep.DuplicateHandled++
 		r.mu.Unlock()
 		if err := r.rq.Abandon(ctx, d); err != nil && !errors.Is(err, jobs.ErrLockLost) {
