@@ -12,7 +12,9 @@ import (
 func Table(r *Report) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	row := func(k, clock, format string, a ...any) { fmt.Fprintf(w, "%s\t%s\t%s\n", k, clock, fmt.Sprintf(format, a...)) }
+	row := func(k, clock, format string, a ...any) {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", k, clock, fmt.Sprintf(format, a...))
+	}
 	s := r.Spec
 	row("load", "", "%d workspaces, %d spokes, %d allowed + %d unknown requests, dup %.0f%%, drop %.0f%%, reorder %v, seed %d",
 		s.Workspaces, s.Spokes, s.Requests, s.UnknownRequests, 100*s.DuplicateRate, 100*s.DropRate, s.Reorder, s.Seed)
