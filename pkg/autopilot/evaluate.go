@@ -1,0 +1,130 @@
+package autopilot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/plautopilot/autopilot/pkg/core"
+	"github.com/plautopilot/autopilot/pkg/jobs"
+	"github.com/plautopilot/autopilot/pkg/policy"
+	"github.com/plautopilot/autopilot/pkg/reconcile"
+)
+
+// EvaluateResult is the dry run of one connection: what the policy decides
+// and why, and the plan the reconciler would apply to its target now.
+type EvaluateResult struct {
+	Policy       string          `json:"policy"`
+	PolicyDigest string          `json:"policyDigest"`
+	Mode         policy.Mode     `json:"mode"`
+	Connection   core.Connection `json:"connection"`
+	Target       string          `json:"target"`
+	TargetKind   core.TargetKind `json:"targetKind"`
+	Governed     bool            `json:"governed"`
+	Endpoint     string          `json:"endpoint,omitempty"`
+	// EndpointReadable is false when the endpoint could not be read
+	// (cross-tenant 403, deleted); EndpointNote says why.
+	EndpointReadable bool                  `json:"endpointReadable"`
+	EndpointNote     string                `json:"endpointNote,omitempty"`
+	VNet             string                `json:"vnet,omitempty"`
+	VNetPrefixes     []string              `json:"vnetAddressPrefixes,omitempty"`
+	VNetNote         string                `json:"vnetNote,omitempty"`
+	Decision         policy.Decision       `json:"decision"`
+	DecisionError    string                `json:"decisionError,omitempty"`
+	Rules            []policy.RuleOutcome  `json:"rules"`
+	Links            []policy.LinkDecision `json:"links,omitempty"`
+	// Plan is what reconciling the connection's target would do now; it is
+	// not applied. Reads counts the ARM reads the dry run made for it.
+	Plan      reconcile.Plan `json:"plan"`
+	PlanReads int            `json:"planReads"`
+}
+
+// Evaluate explains how the policy decides the connection and returns the
+// plan the reconciler would apply to its target. It writes nothing and
+// sends no job. Errors wrap ErrInvalid for an id that is not a connection
+// id and ErrNotFound when the target or connection does not exist.
+func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateResult, error) {
+	var ex EvaluateResult
+	connectionID = strings.TrimSpace(connectionID)
+	targetID := core.ParentOf(connectionID)
+	if !strings.HasPrefix(connectionID, "/subscriptions/") || targetID == "" ||
+		!strings.Contains(strings.ToLower(connectionID), "/privateendpointconnections/") {
+		return ex, fmt.Errorf("%w: %q is not a private endpoint connection id (.../workspaces/NAME/privateEndpointConnections/NAME)", ErrInvalid, connectionID)
+	}
+	r, p := s.cfg.ARM, s.cfg.Policy
+	t, err := r.GetTarget(ctx, targetID)
+	if err != nil {
+		if core.IsNotFound(err) {
+			return ex, fmt.Errorf("%w: target %s: %v", ErrNotFound, targetID, err)
+		}
+		return ex, fmt.Errorf("read target %s: %w", targetID, err)
+	}
+	ex = EvaluateResult{Policy: p.Source(), PolicyDigest: p.Digest(), Mode: p.Mode(),
+		Target: t.ID, TargetKind: t.Kind, Governed: p.GovernsTarget(t)}
+	found := false
+	for _, c := range t.Connections {
+		if core.SameID(c.ID, connectionID) || (c.ID == "" && strings.EqualFold(c.Name, core.NameOf(connectionID))) {
+			ex.Connection, found = c, true
+			break
+		}
+	}
+	if !found {
+		return ex, fmt.Errorf("%w: connection %s is not on %s (%d connections)", ErrNotFound, core.NameOf(connectionID), t.ID, len(t.Connections))
+	}
+	if ex.Connection.TargetID == "" {
+		ex.Connection.TargetID = t.ID
+	}
+	in := policy.ConnectionInput{Target: t, Connection: ex.Connection}
+	ex.Endpoint = ex.Connection.PrivateEndpointID
+	if ex.Endpoint == "" {
+		ex.EndpointNote = "the connection names no private endpoint"
+	} else if ep, err := r.GetEndpoint(ctx, ex.Endpoint); err != nil {
+		if !unreadable(err) {
+			return ex, fmt.Errorf("read endpoint %s: %w", ex.Endpoint, err)
+		}
+		ex.EndpointNote = "unreadable: " + err.Error()
+	} else {
+		in.Endpoint, in.EndpointReadable, ex.EndpointReadable = &ep, true, true
+		ex.VNet = ep.VNetID
+		if ep.VNetID != "" {
+			v, err := r.GetVNet(ctx, ep.VNetID)
+			switch {
+			case err == nil:
+				in.EndpointVNet, ex.VNetPrefixes = &v, v.AddressPrefixes
+			case unreadable(err):
+				ex.VNetNote = "unreadable: " + err.Error()
+			default:
+				return ex, fmt.Errorf("read vnet %s: %w", ep.VNetID, err)
+			}
+		}
+	}
+	ex.Rules = p.Explain(in)
+	if ex.Decision, err = p.DecideConnection(in); err != nil {
+		ex.DecisionError = err.Error()
+	}
+	if in.EndpointVNet != nil && ex.Decision.Action == policy.ActionApprove {
+		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true})
+	}
+	job := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, t.ID, "evaluate")
+	job.Reason = "dry run through the API"
+	job.Created = s.now()
+	plan, reads, err := s.rec.Plan(ctx, job)
+	if err != nil {
+		return ex, fmt.Errorf("plan %s: %w", t.ID, err)
+	}
+	ex.Plan, ex.PlanReads = plan, reads
+	s.c.evaluations.Add(1)
+	return ex, nil
+}
+
+// unreadable reports whether a read failed because the caller may not see
+// the resource (cross-tenant 403) or it does not exist.
+func unreadable(err error) bool {
+	if core.IsNotFound(err) {
+		return true
+	}
+	var ce *core.Error
+	return errors.As(err, &ce) && (ce.StatusCode == http.StatusForbidden || ce.StatusCode == http.StatusUnauthorized)
+}
