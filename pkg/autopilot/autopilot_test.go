@@ -111,7 +111,6 @@ func connStatus(t *testing.T, sb *sandbox.Sandbox, connID string) string {
 	return ""
 }
 
-
 func TestNewFailsClosedWithoutPolicy(t *testing.T) {
 	_, err := autopilot.New(autopilot.Config{})
 	if err == nil || !strings.Contains(err.Error(), "Policy") {
