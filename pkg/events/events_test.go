@@ -28,12 +28,12 @@ const (
 	platSub  = "00000000-0000-0000-0000-0000000000aa"
 	tenantID = "00000000-0000-0000-0000-0000000000ff"
 
-	peID      = "/subscriptions/" + appSub + "/resourceGroups/rg-app/providers/Microsoft.Network/privateEndpoints/pe-app-fhir"
+	peID      = "/subscriptions/" + appSub + "/resourceGroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir"
 	vnetID    = "/subscriptions/" + appSub + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-app-vnet"
 	hubVNetID = "/subscriptions/" + platSub + "/resourceGroups/rg-hub-network/providers/Microsoft.Network/virtualNetworks/hub-vnet"
 	zoneID    = "/subscriptions/" + platSub + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com"
 	wsID      = "/subscriptions/" + platSub + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/workspaces/contoso-health"
-	svcID     = "/subscriptions/" + platSub + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/services/contoso-fhir-legacy"
+	svcID     = "/subscriptions/" + platSub + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/services/fhirserverxxx"
 
 	userOID = "11111111-2222-4333-8444-555555555501"
 	miOID   = "11111111-2222-4333-8444-5555555555a1"
