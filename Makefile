@@ -8,6 +8,10 @@ STAGE := build/functionapp
 PKGS := ./...
 
 .PHONY: all build build-local stage test test-short lint vet fmt-check staticcheck demo start bench fuzz clean
+FUZZTIME ?= 8s
+# package:target pairs run by `make fuzz` (and briefly by `make test`)
+FUZZ_TARGETS := ./pkg/funchost:FuzzDecodeInvocation ./pkg/events:FuzzParseBatch ./pkg/events:FuzzClassify \
+	./pkg/policy:FuzzParse ./pkg/core:FuzzResourceID
 
 all: lint test
 
@@ -28,9 +32,19 @@ stage: build
 	[ -f local.settings.json ] && cp local.settings.json $(STAGE)/ || true
 	@echo "staged function app in $(STAGE)"
 
-## test: every test (unit, contract, scenario, protocol), vet, and the demo
+## test: lint, every test (unit, contract, scenario, protocol, fault run), short fuzz runs, the demo
 test: lint
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+	$(GO) run ./handlers demo
+
+## fuzz: each fuzz target for FUZZTIME (default 8s); crashers land in testdata/fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
+	done
 
 ## test-short: the tests only
 test-short:
@@ -52,6 +66,20 @@ staticcheck:
 ## demo: the guide's story on the embedded sandbox, no Azure needed
 demo:
 	$(GO) run ./handlers demo
+
+## start: stage the function app and run it under Azure Functions Core Tools
+start: stage
+	@if command -v func >/dev/null 2>&1; then \
+		cd $(STAGE) && func start; \
+	else \
+		echo "Azure Functions Core Tools (func) is not installed: see https://learn.microsoft.com/azure/azure-functions/functions-run-local"; \
+		echo "The staged app is in $(STAGE); without func, try: go run ./handlers local --sandbox testdata/scenarios/guide.yaml --policy examples/policy.yaml"; \
+		exit 1; \
+	fi
+
+## bench: the scale table (1,000 approvals + 500 links under ARM's token buckets)
+bench:
+	$(GO) run ./handlers bench
 
 clean:
 	rm -rf $(BIN) build
