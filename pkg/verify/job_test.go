@@ -117,58 +117,58 @@ func TestJobRunnerSettlesByReport(t *testing.T) {
 		wantDiagnosis []string
 	}{
 		{
-			name: "legacy service: the hub resolves privately, its peered spoke is not linked: retry with the spoke named",
+			name:    "legacy service: the hub resolves privately, its peered spoke is not linked: retry with the spoke named",
 			subject: jobs.SubjectTarget, id: legacySvc, attempt: 1,
 			wantOutcome: "retry after 1m0s", wantStatus: verify.StatusRetry, wantEvent: verify.VerifyRetry,
 			wantDiagnosis: []string{"spoke-app-vnet (peered with hub-vnet)", "is not linked to privatelink.azurehealthcareapis.com", "203.0.113.10"},
 		},
 		{
-			name: "third attempt waits twice as long again (backoff doubles)",
+			name:    "third attempt waits twice as long again (backoff doubles)",
 			subject: jobs.SubjectTarget, id: legacySvc, attempt: 3,
 			wantOutcome: "retry after 4m0s", wantStatus: verify.StatusRetry, wantEvent: verify.VerifyRetry,
 			wantDiagnosis: []string{"spoke-app-vnet (peered with hub-vnet)"},
 		},
 		{
-			name: "last attempt: the job finishes failed with the report kept and published, not dead-lettered",
+			name:    "last attempt: the job finishes failed with the report kept and published, not dead-lettered",
 			subject: jobs.SubjectTarget, id: legacySvc, attempt: 6,
 			wantOutcome: "done", wantStatus: verify.StatusRetry, wantEvent: outcome.VerifyFailed,
 			wantDiagnosis: []string{"spoke-app-vnet (peered with hub-vnet)"},
 		},
 		{
-			name: "spoke linked: every check passes",
+			name:    "spoke linked: every check passes",
 			subject: jobs.SubjectTarget, id: legacySvc, attempt: 1, linkSpoke: true,
 			wantOutcome: "done", wantStatus: verify.StatusPass, wantEvent: outcome.VerifyPassed,
 		},
 		{
-			name: "endpoint subject: the same checks for the hub endpoint",
+			name:    "endpoint subject: the same checks for the hub endpoint",
 			subject: jobs.SubjectEndpoint, id: hubPE, attempt: 1,
 			wantOutcome: "retry after 1m0s", wantStatus: verify.StatusRetry, wantEvent: verify.VerifyRetry,
 			wantDiagnosis: []string{"spoke-app-vnet (peered with hub-vnet)"},
 		},
 		{
-			name: "vnet subject: the spoke checks the endpoints it should reach (the hub's)",
+			name:    "vnet subject: the spoke checks the endpoints it should reach (the hub's)",
 			subject: jobs.SubjectVNet, id: spokeVNet, attempt: 1,
 			wantOutcome: "retry after 1m0s", wantStatus: verify.StatusRetry, wantEvent: verify.VerifyRetry,
 			wantDiagnosis: []string{"spoke-app-vnet (peered with hub-vnet) is not linked"},
 		},
 		{
-			name: "vnet subject once linked passes",
+			name:    "vnet subject once linked passes",
 			subject: jobs.SubjectVNet, id: spokeVNet, attempt: 1, linkSpoke: true,
 			wantOutcome: "done", wantStatus: verify.StatusPass, wantEvent: outcome.VerifyPassed,
 		},
 		{
-			name: "workspace whose connections are all pending: nothing to verify",
+			name:    "workspace whose connections are all pending: nothing to verify",
 			subject: jobs.SubjectTarget, id: workspace, attempt: 1,
 			wantOutcome: "done", wantStatus: verify.StatusPass, wantEvent: outcome.VerifyPassed,
 		},
 		{
-			name: "pending endpoint without zone group: may still change, retried",
+			name:    "pending endpoint without zone group: may still change, retried",
 			subject: jobs.SubjectEndpoint, id: appPE, attempt: 1,
 			wantOutcome: "retry after 1m0s", wantStatus: verify.StatusRetry, wantEvent: verify.VerifyRetry,
 			wantDiagnosis: []string{"still Pending", "no DNS zone group"},
 		},
 		{
-			name: "deleted endpoint: subject gone, job done",
+			name:    "deleted endpoint: subject gone, job done",
 			subject: jobs.SubjectEndpoint, id: subB + "/resourceGroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-deleted", attempt: 1,
 			wantOutcome: "done", wantStatus: verify.StatusPass, wantEvent: outcome.SubjectGone,
 		},
