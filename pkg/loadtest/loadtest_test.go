@@ -163,6 +163,9 @@ func TestFaultRun_small(t *testing.T) {
 	if rep.InjectedFaults == 0 || rep.Killed != 1 || rep.DuplicateHandled != 3 {
 		t.Errorf("faults %d, killed %d, duplicate deliveries %d: want faults, 1 killed, 3 duplicates", rep.InjectedFaults, rep.Killed, rep.DuplicateHandled)
 	}
+	if !rep.PlanRerunEmpty {
+		t.Errorf("plans on the converged state are not empty after the fault run: %v", rep.RerunPlanErrors)
+	}
 	if rep.CompletionSim < rep.EventsDrainedSim || rep.CompletionSim == 0 {
 		t.Errorf("completion %s before the events drained %s", rep.CompletionSim, rep.EventsDrainedSim)
 	}

@@ -100,6 +100,7 @@ type Report struct {
 	LockLost           int           `json:"lockLost"`
 	SweepJobs          int           `json:"sweepJobs"`
 	SweepReads         int           `json:"sweepReads"`
+	SweepFailures      int           `json:"sweepFailures"`
 	VerifyJobs         int           `json:"verifyJobs"`
 	Decisions          int           `json:"decisions"`
 	DecisionsPerSecSim float64       `json:"decisionsPerSecSim"`
@@ -272,14 +273,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		var sres reconcile.SweepResult
 		var serr error
 		clock.Go(&wg, func() {
-			sw := &reconcile.Sweeper{Reader: client, Policy: pol, Jobs: send, Log: o.Log}
-			sres, serr = sw.Sweep(ctx, clock.Now())
+			// A failed sweep is what the next timer tick repeats: here one
+			// simulated minute later, at most 10 times.
+			sw := &reconcile.Sweeper{Reader: client, Policy: pol, Jobs: send, Interval: time.Minute, Log: o.Log}
+			for attempt := 1; ; attempt++ {
+				var res reconcile.SweepResult
+				res, serr = sw.Sweep(ctx, clock.Now())
+				rep.SweepJobs += len(res.Enqueued)
+				rep.SweepReads += res.Reads
+				sres = res
+				if serr == nil || attempt == 10 {
+					return
+				}
+				rep.SweepFailures++
+				clock.Sleep(time.Minute)
+			}
 		})
 		wg.Wait()
+		_ = sres
 		if serr != nil {
-			return nil, fmt.Errorf("loadtest: sweep: %w", serr)
+			return nil, fmt.Errorf("loadtest: sweep failed 10 times: %w", serr)
 		}
-		rep.SweepJobs, rep.SweepReads = len(sres.Enqueued), sres.Reads
 		if err := r.drain(ctx); err != nil {
 			return nil, err
 		}
@@ -307,7 +321,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.VerifyJobs = vst.Pending()
 	}
 
-	// evidence and invariants
+	// evidence and invariants, read with the faults switched off
+	sb.ClearFaults()
 	dead, err := rq.DeadLetters(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: dead letters: %w", err)

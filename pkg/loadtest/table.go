@@ -31,7 +31,7 @@ func Table(r *Report) string {
 	row("ARM per change", "", "%.2f reads, %.3f writes", r.ReadsPerChange, r.WritesPerChange)
 	row("client limiter", "sim", "%d waits (%s), %d retries (%s back-off), %d 429s seen",
 		r.Limiter.Waits, r.Limiter.WaitTime.Round(time.Second), r.Limiter.Retries, r.Limiter.RetryAfter.Round(time.Second), r.Limiter.Throttled)
-	row("sweep", "", "%d jobs, %d reads", r.SweepJobs, r.SweepReads)
+	row("sweep", "", "%d jobs, %d reads, %d failed sweeps repeated", r.SweepJobs, r.SweepReads, r.SweepFailures)
 	row("events drained", "sim", "%s", r.EventsDrainedSim.Round(time.Millisecond))
 	row("completion (after sweep)", "sim", "%s", r.CompletionSim.Round(time.Millisecond))
 	row("physical minimum (writes)", "sim", "%s (subscription %s: writes-200)/10 per s", r.PhysicalMinSim.Round(time.Millisecond), r.PhysicalMinSub)
