@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/plautopilot/autopilot/pkg/funchost"
+	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
 // Reconcile: serviceBusTrigger on the reconcile queue,
@@ -13,12 +14,8 @@ const (
 	reconcileBinding = "message" // the serviceBusTrigger binding
 )
 
-// reconcile converges one job's subject to the policy. Placeholder: it
-// decodes the message and fails with "not implemented yet" (the host
-// abandons the message, so it is redelivered, then dead-lettered).
+// reconcile converges one job's subject to the policy (see runHostedJob for
+// how the message is settled).
 func (a *app) reconcile(ctx context.Context, inv *funchost.Invocation) (*funchost.Response, error) {
-	if _, err := inv.ServiceBusMessage(reconcileBinding); err != nil {
-		return nil, err
-	}
-	return nil, funchost.NotImplemented(inv.Function)
+	return a.runHostedJob(ctx, inv, reconcileBinding, jobs.KindReconcile, func(w *wiring) jobs.Handler { return w.svc.Reconcile })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/plautopilot/autopilot/pkg/funchost"
+	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
 // Verify: serviceBusTrigger on the verification queue,
@@ -13,11 +14,8 @@ const (
 	verifyBinding = "message" // the serviceBusTrigger binding
 )
 
-// verify runs the verification checks of one job. Placeholder: it decodes
-// the message and fails with "not implemented yet".
+// verify runs the verification checks of one job (see runHostedJob for how
+// the message is settled).
 func (a *app) verify(ctx context.Context, inv *funchost.Invocation) (*funchost.Response, error) {
-	if _, err := inv.ServiceBusMessage(verifyBinding); err != nil {
-		return nil, err
-	}
-	return nil, funchost.NotImplemented(inv.Function)
+	return a.runHostedJob(ctx, inv, verifyBinding, jobs.KindVerify, func(w *wiring) jobs.Handler { return w.svc.Verify })
 }

@@ -134,8 +134,9 @@ func TestBinaryUnderHostProtocol(t *testing.T) {
 	base, cmd := startBinary(t, bin, stdout)
 
 	status, body := invoke(t, base, fnResourceEvents, "inv-bin-1", envelope(t, "eventgrid-schema.json"))
-	if want := `{"Outputs":{},"Logs":["ResourceEvents: not implemented yet"],"ReturnValue":null,"Error":"ResourceEvents: not implemented yet"}`; status != http.StatusNotImplemented || body != want {
-		t.Errorf("ResourceEvents: status %d body %s; want 501 %s", status, body, want)
+	// No policy is configured: the function fails closed, naming the settings.
+	if want := "ResourceEvents: configuration: AUTOPILOT_POLICY_FILE or AUTOPILOT_POLICY: not set"; status != http.StatusInternalServerError || !strings.Contains(body, want) {
+		t.Errorf("ResourceEvents: status %d body %s; want 500 with %s", status, body, want)
 	}
 	status, body = invoke(t, base, fnReconcile, "inv-bin-2", []byte(`{"Data":{"message":"{}"},"Metadata":{"DeliveryCount":"x"}}`))
 	if status != http.StatusBadRequest || !strings.Contains(body, "Reconcile: Metadata.DeliveryCount") {
@@ -152,7 +153,7 @@ func TestBinaryUnderHostProtocol(t *testing.T) {
 		}
 	}
 	want := []string{
-		"warn inv-bin-1 ResourceEvents 501",
+		"error inv-bin-1 ResourceEvents 500",
 		"error inv-bin-2 Reconcile 400",
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
@@ -164,7 +165,7 @@ func TestBinaryUnderHostProtocol(t *testing.T) {
 			msgs = append(msgs, fmt.Sprint(l["message"]))
 		}
 	}
-	if diff := cmp.Diff(msgs, []string{"custom handler listening", "shutting down", "stopped"}); diff != "" {
+	if diff := cmp.Diff(msgs, []string{"custom handler listening", "configuration is invalid: every function fails until it is fixed and the app restarted", "shutting down", "stopped"}); diff != "" {
 		t.Errorf("lifecycle log lines (-got +want):\n%s", diff)
 	}
 }

@@ -400,10 +400,11 @@ func TestUndecodableBodyIsLoggedWholeUpToTheCap(t *testing.T) {
 	}
 }
 
-// TestPlaceholdersDecodeThenRefuse runs the real functions: each decodes its
-// trigger (a malformed one is a 400 naming the field) and then answers 501,
+// TestUnconfiguredFunctionsDecodeThenFailClosed runs the real functions
+// with no configuration: each decodes its trigger (a malformed one is a 400
+// naming the field) and then fails with a 500 naming the missing settings,
 // never success.
-func TestPlaceholdersDecodeThenRefuse(t *testing.T) {
+func TestUnconfiguredFunctionsDecodeThenFailClosed(t *testing.T) {
 	tests := []struct {
 		function string
 		file     string
@@ -421,13 +422,9 @@ func TestPlaceholdersDecodeThenRefuse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.function+" "+tt.file, func(t *testing.T) {
 			status, body := invoke(t, base, tt.function, "inv-1", envelope(t, tt.file))
-			if status != http.StatusNotImplemented {
-				t.Errorf("status %d, want 501; body %s", status, body)
-			}
-			msg := tt.function + ": not implemented yet"
-			want := `{"Outputs":{},"Logs":["` + msg + `"],"ReturnValue":null,"Error":"` + msg + `"}`
-			if diff := cmp.Diff(body, want); diff != "" {
-				t.Errorf("body (-got +want):\n%s", diff)
+			msg := tt.function + ": configuration: AUTOPILOT_POLICY_FILE or AUTOPILOT_POLICY: not set"
+			if status != http.StatusInternalServerError || !strings.Contains(body, msg) {
+				t.Errorf("status %d body %s, want 500 with %q", status, body, msg)
 			}
 			status, body = invoke(t, base, tt.function, "inv-2", []byte(tt.bad))
 			if status != http.StatusBadRequest || !strings.Contains(body, tt.badField) {

@@ -11,6 +11,10 @@ param identityPrincipalId string
 param serviceBusNamespaceFqdn string
 param reconcileQueueName string
 param verifyQueueName string
+@description('Queue where reconcile jobs the handler gives up on are parked (servicebus.bicep creates reconcile-failed).')
+param reconcileParkedQueueName string = '${reconcileQueueName}-failed'
+@description('Queue where verification jobs the handler gives up on are parked.')
+param verifyParkedQueueName string = '${verifyQueueName}-failed'
 param governedSubscriptionIds array
 param policyContent string
 param sweepSchedule string
@@ -123,6 +127,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'ServiceBus__clientId', value: identityClientId }
         { name: 'ReconcileQueueName', value: reconcileQueueName }
         { name: 'VerifyQueueName', value: verifyQueueName }
+        { name: 'ReconcileParkedQueueName', value: reconcileParkedQueueName }
+        { name: 'VerifyParkedQueueName', value: verifyParkedQueueName }
         { name: 'SweepSchedule', value: sweepSchedule }
         { name: 'AZURE_CLIENT_ID', value: identityClientId }
         { name: 'AUTOPILOT_SUBSCRIPTIONS', value: join(governedSubscriptionIds, ',') }

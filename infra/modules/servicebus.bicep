@@ -37,6 +37,32 @@ resource verify 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
   properties: queueProperties
 }
 
+// Parking queues: a job the handler gives up on (fatal ARM error, too many
+// attempts) is sent here with its reason in a job.failed outcome event and
+// the original message is completed, because a custom handler cannot
+// dead-letter the message the Functions host holds. Nothing reads them
+// automatically: inspect, fix the cause, and resubmit to the main queue.
+var parkedQueueProperties = {
+  requiresDuplicateDetection: true
+  duplicateDetectionHistoryTimeWindow: 'PT10M'
+  lockDuration: 'PT5M'
+  maxDeliveryCount: 10
+  deadLetteringOnMessageExpiration: true
+  defaultMessageTimeToLive: 'P14D'
+}
+
+resource reconcileParked 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: ns
+  name: 'reconcile-failed'
+  properties: parkedQueueProperties
+}
+
+resource verifyParked 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+  parent: ns
+  name: 'verify-failed'
+  properties: parkedQueueProperties
+}
+
 // Azure Service Bus Data Sender and Data Receiver: no manage rights.
 var senderRole = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
 var receiverRole = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
@@ -64,3 +90,5 @@ resource receiveAssign 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 output fqdn string = '${ns.name}.servicebus.windows.net'
 output reconcileQueueName string = reconcile.name
 output verifyQueueName string = verify.name
+output reconcileParkedQueueName string = reconcileParked.name
+output verifyParkedQueueName string = verifyParked.name

@@ -40,6 +40,9 @@ type Config struct {
 	// Verifier runs verification jobs; nil dead-letters them with reason
 	// VerifierMissing (kept, never dropped).
 	Verifier VerifyRunner
+	// VerifierFor builds the VerifyRunner when Verifier is nil, given the
+	// Service's sink (so verification outcomes show in Status).
+	VerifierFor func(sink outcome.Sink) VerifyRunner
 	// Reports is read by Status for recent verification reports (optional).
 	Reports verify.ReportStore
 	// Now is the clock (time.Now when nil).
@@ -131,6 +134,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.rec = rec
 	s.sweeper = &reconcile.Sweeper{Reader: cfg.ARM, Policy: cfg.Policy, Jobs: s.jobs, Interval: s.cfg.SweepInterval, Log: cfg.Log}
+	if cfg.Verifier == nil && cfg.VerifierFor != nil {
+		s.cfg.Verifier = cfg.VerifierFor(s.sink)
+	}
 	s.intake = &events.Intake{Queue: s.jobs, Log: cfg.Log, Dead: cfg.Dead, Now: s.now}
 	return s, nil
 }
@@ -221,6 +227,9 @@ func (s *Service) Park(ctx context.Context, job jobs.Job, reason, description, w
 		Reason: reason, Error: description, Mode: string(s.cfg.Policy.Mode()), Result: outcome.ResultFailed,
 		CorrelationID: job.CorrelationID, JobID: job.ID, Attempt: job.Attempt, After: where,
 	}, s.now())
+	// The reconciler may already have published job.failed for this run;
+	// this one says where the job is kept, so it gets its own id.
+	ev.ID += "-parked"
 	if err := s.sink.Publish(ctx, []outcome.Event{ev}); err != nil {
 		return fmt.Errorf("publish job.failed for job %s: %w", job.ID, err)
 	}
