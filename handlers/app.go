@@ -23,22 +23,22 @@ import (
 // This file and the cmd_*.go flags are the only places the environment is
 // read.
 const (
-	envPolicyFile       = "AUTOPILOT_POLICY_FILE"
-	envPolicy           = "AUTOPILOT_POLICY"
-	envSubscriptions    = "AUTOPILOT_SUBSCRIPTIONS"
-	envClientID         = "AZURE_CLIENT_ID"
-	envSBNamespace      = "ServiceBus__fullyQualifiedNamespace"
-	envSBConnection     = "ServiceBusConnection"
-	envReconcileQueue   = "ReconcileQueueName"
-	envVerifyQueue      = "VerifyQueueName"
-	envReconcileParked  = "ReconcileParkedQueueName"
-	envVerifyParked     = "VerifyParkedQueueName"
-	envOutcomeTopic     = "AUTOPILOT_OUTCOME_TOPIC_ENDPOINT"
-	envReportsDir       = "AUTOPILOT_REPORTS_DIR"
-	envReportsURL       = "AUTOPILOT_REPORTS_URL"
-	parkedQueueSuffix   = "-failed"
-	defaultReconcileQ   = autopilot.DefaultReconcileQueue
-	defaultVerifyQ      = autopilot.DefaultVerifyQueue
+	envPolicyFile      = "AUTOPILOT_POLICY_FILE"
+	envPolicy          = "AUTOPILOT_POLICY"
+	envSubscriptions   = "AUTOPILOT_SUBSCRIPTIONS"
+	envClientID        = "AZURE_CLIENT_ID"
+	envSBNamespace     = "ServiceBus__fullyQualifiedNamespace"
+	envSBConnection    = "ServiceBusConnection"
+	envReconcileQueue  = "ReconcileQueueName"
+	envVerifyQueue     = "VerifyQueueName"
+	envReconcileParked = "ReconcileParkedQueueName"
+	envVerifyParked    = "VerifyParkedQueueName"
+	envOutcomeTopic    = "AUTOPILOT_OUTCOME_TOPIC_ENDPOINT"
+	envReportsDir      = "AUTOPILOT_REPORTS_DIR"
+	envReportsURL      = "AUTOPILOT_REPORTS_URL"
+	parkedQueueSuffix  = "-failed"
+	defaultReconcileQ  = autopilot.DefaultReconcileQueue
+	defaultVerifyQ     = autopilot.DefaultVerifyQueue
 )
 
 // app holds what the functions share: the assembled autopilot Service with
