@@ -49,7 +49,7 @@ func TestVerificationEndToEnd(t *testing.T) {
 	if _, err := w.reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st, _, _ := w.connection(workspaceID, "pe-app-fhir"); st != "Approved" {
+	if st, _, _, _ := w.connection(workspaceID, "pe-app-fhir"); st != "Approved" {
 		t.Fatalf("pe-app-fhir on contoso-health: got %q, want Approved", st)
 	}
 	// 2. verification scheduled, not yet run

@@ -138,16 +138,17 @@ func (w *world) deadLetters(ctx context.Context) []jobs.DeadLetter {
 	return out
 }
 
-// connection returns the status and description of the connection of the
-// endpoint named endpoint on targetID, read from the sandbox.
-func (w *world) connection(targetID, endpoint string) (status, description string, ok bool) {
+// connection returns the status, description and id of the connection of
+// the endpoint named endpoint on targetID, read from the sandbox.
+func (w *world) connection(targetID, endpoint string) (status, description, id string, ok bool) {
 	raw, found := w.sb.Get(targetID)
 	if !found {
-		return "", "", false
+		return "", "", "", false
 	}
 	var t struct {
 		Properties struct {
 			Conns []struct {
+				ID         string `json:"id"`
 				Properties struct {
 					PrivateEndpoint struct {
 						ID string `json:"id"`
@@ -161,14 +162,14 @@ func (w *world) connection(targetID, endpoint string) (status, description strin
 		} `json:"properties"`
 	}
 	if json.Unmarshal(raw, &t) != nil {
-		return "", "", false
+		return "", "", "", false
 	}
 	for _, c := range t.Properties.Conns {
 		if strings.EqualFold(core.NameOf(c.Properties.PrivateEndpoint.ID), endpoint) {
-			return c.Properties.State.Status, c.Properties.State.Description, true
+			return c.Properties.State.Status, c.Properties.State.Description, c.ID, true
 		}
 	}
-	return "", "", false
+	return "", "", "", false
 }
 
 // linkedVNets returns the names of the VNets linked to the zone named zone,
@@ -197,30 +198,25 @@ func (w *world) linkedVNets(zone string) map[string]bool {
 	return out
 }
 
-// zoneGroups returns the names of the zones of an endpoint's zone groups.
+// zoneGroups returns the names of the zones of an endpoint's DNS zone
+// groups, read from the sandbox state.
 func (w *world) zoneGroups(endpointID string) []string {
-	raw, ok := w.sb.Get(endpointID)
-	if !ok {
-		return nil
-	}
-	var e struct {
-		Properties struct {
-			Groups []struct {
-				Properties struct {
-					Configs []struct {
-						Properties struct {
-							Zone string `json:"privateDnsZoneId"`
-						} `json:"properties"`
-					} `json:"privateDnsZoneConfigs"`
-				} `json:"properties"`
-			} `json:"privateDnsZoneGroups"`
-		} `json:"properties"`
-	}
-	if json.Unmarshal(raw, &e) != nil {
-		return nil
-	}
+	prefix := strings.ToLower(endpointID) + "/privatednszonegroups/"
 	var out []string
-	for _, g := range e.Properties.Groups {
+	for _, raw := range w.sb.Snapshot() {
+		var g struct {
+			ID         string `json:"id"`
+			Properties struct {
+				Configs []struct {
+					Properties struct {
+						Zone string `json:"privateDnsZoneId"`
+					} `json:"properties"`
+				} `json:"privateDnsZoneConfigs"`
+			} `json:"properties"`
+		}
+		if json.Unmarshal(raw, &g) != nil || !strings.HasPrefix(strings.ToLower(g.ID), prefix) {
+			continue
+		}
 		for _, c := range g.Properties.Configs {
 			out = append(out, core.NameOf(c.Properties.Zone))
 		}

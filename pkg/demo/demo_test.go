@@ -1,0 +1,91 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The demo is part of `make test`: the whole story plays on the sandbox,
+// every step's outcome as expected, and the transcript says the key facts.
+func TestDemoStory(t *testing.T) {
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Out: &out})
+	if err != nil {
+		t.Fatalf("demo did not run: %v\n%s", err, out.String())
+	}
+	if !res.OK {
+		t.Fatalf("demo story went otherwise than expected: %v\n%s", res.Problems, out.String())
+	}
+	// Long lines wrap: compare with runs of white space as one space.
+	transcript := strings.Join(strings.Fields(out.String()), " ")
+	for _, want := range []string{
+		"approved pe-app-fhir on contoso-health by rule allow-app-subscriptions",
+		"Approved by the platform team policy",
+		"DNS zone group added to pe-app-fhir",
+		"linked spoke-app-vnet to privatelink.azurehealthcareapis.com (rule linkEndpointVNets",
+		"rejected pe-unknown on contoso-health by rule reject-unknown-subscriptions",
+		"Subscription not onboarded for FHIR private access",
+		"-> A 203.0.113.10",
+		"spoke-new-vnet (peered with hub-vnet) is not linked to privatelink.azurehealthcareapis.com",
+		"linked spoke-new-vnet to privatelink.azurehealthcareapis.com (rule peered-with-hub)",
+		"fhirserverxxx.privatelink.azurehealthcareapis.com -> A 10.0.1.4",
+		"CapabilityStatement",
+		"4.0.1",
+		"403",
+		"The story went as expected.",
+	} {
+		if !strings.Contains(transcript, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Errorf("colour codes in a transcript not asked for colour")
+	}
+	if len(res.Steps) != 4 || res.ARMWrites == 0 {
+		t.Errorf("result: %d steps, %d ARM writes; want 4 steps and some writes", len(res.Steps), res.ARMWrites)
+	}
+	if t.Failed() {
+		t.Log(out.String())
+	}
+}
+
+func TestDemoInputErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: nope\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		opts     Options
+		wantText string
+	}{
+		{name: "missing scenario", opts: Options{Scenario: filepath.Join(dir, "nope.yaml"), Policy: bad}, wantText: "nope.yaml"},
+		{name: "invalid policy", opts: Options{Scenario: "../../testdata/scenarios/guide.yaml", Policy: bad}, wantText: "policy.yaml"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Run(context.Background(), tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("got %v, want an error naming %s", err, tc.wantText)
+			}
+		})
+	}
+}
+
+func TestFindModuleRoot(t *testing.T) {
+	root, err := FindModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, DefaultScenario)); err != nil {
+		t.Errorf("module root %s lacks the default scenario: %v", root, err)
+	}
+	if _, err := FindModuleRoot(t.TempDir()); err == nil || !strings.Contains(err.Error(), "--scenario") {
+		t.Errorf("outside the repository: got %v, want an error pointing to --scenario and --policy", err)
+	}
+}
