@@ -6,7 +6,10 @@ import "strings"
 // are case-insensitive and events mix casings ("resourcegroups" vs
 // "resourceGroups"), so IDs must never be compared with ==.
 func SameID(a, b string) bool {
-	return strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(b, "/"))
+	// Compare the canonical keys rather than strings.EqualFold: EqualFold
+	// folds Unicode ("ſ" equals "s") while map keys use ToLower, and the two
+	// must agree or a resource found by comparison is missed in a map.
+	return IDKey(a) == IDKey(b)
 }
 
 // IDKey is the canonical map key for a resource ID: lower case, no trailing
