@@ -11,18 +11,15 @@ import (
 // The guide scenario's resources the story acts on
 // (testdata/scenarios/guide.yaml).
 const (
-	subHub        = "/subscriptions/00000000-0000-0000-0000-0000000000aa"
-	subApp        = "/subscriptions/00000000-0000-0000-0000-0000000000bb"
-	workspaceID   = subHub + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/workspaces/contoso-health"
-	legacyID      = subHub + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/services/fhirserverxxx"
-	hubVNet       = subHub + "/resourceGroups/rg-hub-network/providers/Microsoft.Network/virtualNetworks/hub-vnet"
-	appVNet       = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-app-vnet"
-	newVNet       = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-new-vnet"
-	appEndpoint   = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir"
-	unknownEP     = "/subscriptions/00000000-0000-0000-0000-0000000000cc/resourceGroups/rg-other/providers/Microsoft.Network/privateEndpoints/pe-unknown"
-	zoneName      = "privatelink.azurehealthcareapis.com"
-	legacyFQDN    = "fhirserverxxx.azurehealthcareapis.com"
-	workspaceFQDN = "contoso-health-patients.fhir.azurehealthcareapis.com"
+	subHub      = "/subscriptions/00000000-0000-0000-0000-0000000000aa"
+	subApp      = "/subscriptions/00000000-0000-0000-0000-0000000000bb"
+	workspaceID = subHub + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/workspaces/contoso-health"
+	hubVNet     = subHub + "/resourceGroups/rg-hub-network/providers/Microsoft.Network/virtualNetworks/hub-vnet"
+	appVNet     = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-app-vnet"
+	newVNet     = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-new-vnet"
+	appEndpoint = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir"
+	zoneName    = "privatelink.azurehealthcareapis.com"
+	legacyFQDN  = "fhirserverxxx.azurehealthcareapis.com"
 
 	opEndpointWrite   = "Microsoft.Network/privateEndpoints/write"
 	opConnectionWrite = "Microsoft.HealthcareApis/workspaces/privateEndpointConnections/write"
