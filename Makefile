@@ -24,11 +24,13 @@ build-local:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/handler-local ./handlers
 
 ## stage: a function-app folder that func start and zip deployment use as is
+## (POLICY=file picks the policy copied in as policy.yaml; default examples/policy.yaml)
 stage: build
 	rm -rf $(STAGE) && mkdir -p $(STAGE)
 	cp host.json $(STAGE)/
 	cp -r functions/* $(STAGE)/
 	cp $(BIN)/handler $(STAGE)/handler
+	cp $${POLICY:-examples/policy.yaml} $(STAGE)/policy.yaml
 	[ -f local.settings.json ] && cp local.settings.json $(STAGE)/ || true
 	@echo "staged function app in $(STAGE)"
 
