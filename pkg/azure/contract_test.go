@@ -144,13 +144,26 @@ func TestContractRevokeAndRefuse(t *testing.T) {
 	if err != nil || !res.Changed {
 		t.Fatalf("revoke: got %+v, %v; want a change", res, err)
 	}
+	// a caller that read the connection now (Status Rejected) gets a refusal
+	// without a write
 	before := sb.Stats().Writes
-	_, err = c.SetConnectionStatus(ctx, conn, core.StatusApproved, "again")
+	_, err = c.SetConnectionStatus(ctx, connectionOf(t, c, cWorkspace, cPEWs), core.StatusApproved, "again")
 	if ce, ok := err.(*core.Error); !ok || ce.Class != core.Fatal || ce.Code != CodeInvalidTransition {
 		t.Fatalf("approving a rejected connection: got %v, want fatal %s", err, CodeInvalidTransition)
 	}
 	if got := sb.Stats().Writes - before; got != 0 {
 		t.Errorf("refused approval sent %d writes", got)
+	}
+	// a caller with a stale reading (Pending) sends its approval unread: ARM
+	// refuses it, the adapter reads once and refuses too, nothing changes
+	before, reads := sb.Stats().Writes, sb.Stats().Reads
+	conn.Status = core.StatusPending
+	_, err = c.SetConnectionStatus(ctx, conn, core.StatusApproved, "again")
+	if ce, ok := err.(*core.Error); !ok || ce.Class != core.Fatal || ce.Code != CodeInvalidTransition {
+		t.Fatalf("stale approval of a rejected connection: got %v, want fatal %s", err, CodeInvalidTransition)
+	}
+	if got, gotReads := sb.Stats().Writes-before, sb.Stats().Reads-reads; got != 1 || gotReads != 1 {
+		t.Errorf("stale approval: %d writes, %d reads; want the refused PUT and one read", got, gotReads)
 	}
 	if got := connectionOf(t, c, cWorkspace, cPEWs).Status; got != core.StatusRejected {
 		t.Errorf("connection is %s after a refused approval, want Rejected", got)
@@ -291,19 +304,39 @@ func TestContractVNetLinks(t *testing.T) {
 		t.Fatalf("spoke link %+v: want a managed link named %s with an etag", spoke, LinkName(cSpoke))
 	}
 	w = sb.Stats().Writes
-	res, err = c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: cZone, VNetID: cSpoke})
+	res, err = c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: cZone, VNetID: cSpoke, Update: true})
 	if err != nil || res.Changed || sb.Stats().Writes != w {
 		t.Errorf("second ensure: got %+v, %v, %d writes; want no change, no write", res, err, sb.Stats().Writes-w)
 	}
+	// a caller that believes the link missing (stale reading) sends the
+	// create unread: ARM's 412 makes it read the link, unchanged
+	w, r := sb.Stats().Writes, sb.Stats().Reads
+	res, err = c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: cZone, VNetID: cSpoke})
+	if err != nil || res.Changed {
+		t.Errorf("stale create: got %+v, %v; want no change", res, err)
+	}
+	if gw, gr := sb.Stats().Writes-w, sb.Stats().Reads-r; gw != 1 || gr != 1 {
+		t.Errorf("stale create: %d writes, %d reads; want the refused PUT and one read", gw, gr)
+	}
 
 	// an unmanaged link for the same VNet counts as done, whatever it says
-	res, err = c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: cZone, VNetID: cHub, ResolutionPolicy: "NxDomainRedirect"})
+	w = sb.Stats().Writes
+	res, err = c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: cZone, VNetID: cHub, ResolutionPolicy: "NxDomainRedirect", Update: true})
 	if err != nil || res.Changed || sb.Stats().Writes != w {
 		t.Errorf("ensure over unmanaged hub link: got %+v, %v; want no change, no write", res, err)
 	}
+	// also when the caller believed it missing: ARM's 409 (VNet linked under
+	// another name) is looked up, not reported
+	res, err = c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: cZone, VNetID: cHub})
+	if err != nil || res.Changed {
+		t.Errorf("stale create over unmanaged hub link: got %+v, %v; want no change", res, err)
+	}
+	if l, _ := linkFor(t, c, cHub); l.Name != "hub-link" || l.Managed() {
+		t.Errorf("hub link %+v touched", l)
+	}
 
 	// a managed link that differs is updated in place
-	res, err = c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: cZone, VNetID: cSpoke, ResolutionPolicy: "NxDomainRedirect"})
+	res, err = c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: cZone, VNetID: cSpoke, ResolutionPolicy: "NxDomainRedirect", Update: true})
 	if err != nil || !res.Changed {
 		t.Fatalf("update spoke link: got %+v, %v", res, err)
 	}

@@ -19,7 +19,44 @@ const (
 // GetTarget returns a workspace or legacy FHIR service with its private
 // endpoint connections and FHIR host names. A workspace FHIR service ID
 // resolves to its workspace (the connections belong to the workspace).
+// A workspace costs 2 reads (the workspace, its FHIR services for the host
+// names); GetTargetConnections is the 1-read variant without host names.
 func (c *Client) GetTarget(ctx context.Context, id string) (core.Target, error) {
+	return c.getTarget(ctx, id, true)
+}
+
+// GetTargetConnections is GetTarget without the FHIR host names of a
+// workspace (Target.FQDNs is empty for workspaces): one ARM read, since the
+// workspace GET embeds properties.privateEndpointConnections. The
+// reconciler decides and approves from it; only verification needs the
+// host names (GetTarget, TargetFQDNs).
+func (c *Client) GetTargetConnections(ctx context.Context, id string) (core.Target, error) {
+	return c.getTarget(ctx, id, false)
+}
+
+// TargetFQDNs returns the public host names of a workspace's FHIR services
+// (one list read) or of a legacy service (no read).
+func (c *Client) TargetFQDNs(ctx context.Context, id string) ([]string, error) {
+	const op = "list fhir services"
+	r, err := c.resolve(op, id, core.TypeWorkspace, core.TypeService, core.TypeFHIRService)
+	if err != nil {
+		return nil, err
+	}
+	rid := r.id
+	if strings.EqualFold(rid.ResourceType.String(), core.TypeFHIRService) {
+		rid = rid.Parent
+	}
+	if strings.EqualFold(rid.ResourceType.String(), core.TypeService) {
+		return []string{strings.ToLower(rid.Name + "." + c.cfg.FHIRDomain)}, nil
+	}
+	out, err := c.workspaceFQDNs(ctx, r.f, rid.ResourceGroupName, rid.Name)
+	if err != nil {
+		return nil, classify(op, rid.String(), err)
+	}
+	return out, nil
+}
+
+func (c *Client) getTarget(ctx context.Context, id string, fqdns bool) (core.Target, error) {
 	const op = "get target"
 	r, err := c.resolve(op, id, core.TypeWorkspace, core.TypeService, core.TypeFHIRService)
 	if err != nil {
@@ -41,6 +78,9 @@ func (c *Client) GetTarget(ctx context.Context, id string) (core.Target, error) 
 		return core.Target{}, classify(op, id, err)
 	}
 	t := workspaceTarget(resp.Workspace)
+	if !fqdns {
+		return t, nil
+	}
 	if t.FQDNs, err = c.workspaceFQDNs(ctx, r.f, rid.ResourceGroupName, rid.Name); err != nil {
 		return core.Target{}, classify("list fhir services", rid.String(), err)
 	}
@@ -65,8 +105,22 @@ func (c *Client) workspaceFQDNs(ctx context.Context, f *factories, rg, ws string
 }
 
 // ListTargets returns every workspace and legacy FHIR service of a
-// subscription.
+// subscription with their connections and host names: 2 list reads plus one
+// FHIR services list per workspace (for the host names verification
+// needs). ListTargetConnections is the variant without the fan-out.
 func (c *Client) ListTargets(ctx context.Context, subscriptionID string) ([]core.Target, error) {
+	return c.listTargets(ctx, subscriptionID, true)
+}
+
+// ListTargetConnections is ListTargets without the FHIR host names of
+// workspaces: 2 list reads per subscription (workspaces, legacy services;
+// more only when ARM pages), whatever the number of workspaces. The
+// reconciler's follow-ups and the sweep use it.
+func (c *Client) ListTargetConnections(ctx context.Context, subscriptionID string) ([]core.Target, error) {
+	return c.listTargets(ctx, subscriptionID, false)
+}
+
+func (c *Client) listTargets(ctx context.Context, subscriptionID string, fqdns bool) ([]core.Target, error) {
 	const op = "list targets"
 	scope := "/subscriptions/" + subscriptionID
 	f, err := c.clients(subscriptionID)
@@ -85,7 +139,7 @@ func (c *Client) ListTargets(ctx context.Context, subscriptionID string) ([]core
 				continue
 			}
 			t := workspaceTarget(*w)
-			if t.ResourceGroup != "" && t.Name != "" {
+			if fqdns && t.ResourceGroup != "" && t.Name != "" {
 				if t.FQDNs, err = c.workspaceFQDNs(ctx, f, t.ResourceGroup, t.Name); err != nil {
 					return nil, classify("list fhir services", t.ID, err)
 				}

@@ -40,12 +40,19 @@ func refuse(op, id, code string, format string, args ...any) error {
 }
 
 // SetConnectionStatus approves or rejects a private endpoint connection on
-// its workspace or legacy service. It reads the connection first and sends
-// nothing when it already has the wanted status (whatever its description:
-// a decided connection is never rewritten for a description). Allowed
-// changes: Pending -> Approved, Pending -> Rejected, Approved -> Rejected
-// (revoke); anything else is refused with a fatal CodeInvalidTransition
-// error.
+// its workspace or legacy service. Nothing is sent when the connection
+// already has the wanted status (whatever its description: a decided
+// connection is never rewritten for a description). Allowed changes:
+// Pending -> Approved, Pending -> Rejected, Approved -> Rejected (revoke);
+// anything else is refused with a fatal CodeInvalidTransition error.
+//
+// Reads: an approval of a connection whose Status the caller read (the
+// reconciler's gather) is sent without reading it again; when ARM refuses
+// the PUT (400, 409, 412) the connection is read once and the answer
+// re-evaluated (already Approved: unchanged; decided otherwise: refused).
+// A rejection, or a connection passed without a Status, reads the
+// connection first: the autopilot never risks turning a connection someone
+// approved meanwhile into a rejection.
 func (c *Client) SetConnectionStatus(ctx context.Context, conn core.Connection, want core.ConnectionStatus, description string) (core.WriteResult, error) {
 	op := "set connection status " + strings.ToLower(string(want))
 	id := conn.ID
@@ -59,70 +66,122 @@ func (c *Client) SetConnectionStatus(ctx context.Context, conn core.Connection, 
 	if err != nil {
 		return core.WriteResult{}, err
 	}
-	rg, parent, name := r.id.ResourceGroupName, r.id.Parent.Name, r.id.Name
-	workspace := strings.EqualFold(r.id.ResourceType.String(), typeConnWorkspace)
-
-	var current *armhealthcareapis.PrivateEndpointConnectionProperties
-	if workspace {
-		resp, err := r.f.health.NewWorkspacePrivateEndpointConnectionsClient().Get(ctx, rg, parent, name, nil)
-		if err != nil {
-			return core.WriteResult{}, classify(op, id, err)
-		}
-		current = resp.Properties
-	} else {
-		resp, err := r.f.health.NewPrivateEndpointConnectionsClient().Get(ctx, rg, parent, name, nil)
-		if err != nil {
-			return core.WriteResult{}, classify(op, id, err)
-		}
-		current = resp.Properties
-	}
-	have := targetConnection("", nil, nil, current).Status
-	if have == want {
-		return core.WriteResult{}, nil
-	}
-	if !(have == core.StatusPending || have == core.StatusApproved && want == core.StatusRejected) {
-		return core.WriteResult{}, refuse(op, id, CodeInvalidTransition, "connection is %s, not Pending: will not set it to %s", orUnknown(have), want)
-	}
-
+	trusted := conn.Status != "" && want == core.StatusApproved
+	have := conn.Status
 	props := &armhealthcareapis.PrivateEndpointConnectionProperties{
 		PrivateLinkServiceConnectionState: &armhealthcareapis.PrivateLinkServiceConnectionState{
 			Status:      to.Ptr(armhealthcareapis.PrivateEndpointServiceConnectionStatus(want)),
 			Description: to.Ptr(description),
 		},
 	}
-	if current != nil {
-		props.PrivateEndpoint = current.PrivateEndpoint
-		if s := current.PrivateLinkServiceConnectionState; s != nil {
-			props.PrivateLinkServiceConnectionState.ActionsRequired = s.ActionsRequired
-		}
+	if conn.PrivateEndpointID != "" {
+		props.PrivateEndpoint = &armhealthcareapis.PrivateEndpoint{ID: to.Ptr(conn.PrivateEndpointID)}
 	}
-	var res core.WriteResult
-	if workspace {
-		p, err := r.f.health.NewWorkspacePrivateEndpointConnectionsClient().BeginCreateOrUpdate(ctx, rg, parent, name,
-			armhealthcareapis.PrivateEndpointConnectionDescription{Properties: props}, nil)
+	if conn.ActionsRequired != "" {
+		props.PrivateLinkServiceConnectionState.ActionsRequired = to.Ptr(conn.ActionsRequired)
+	}
+	if !trusted {
+		current, err := c.readConnection(ctx, r)
 		if err != nil {
 			return core.WriteResult{}, classify(op, id, err)
 		}
-		_, done, token, err := wait(ctx, p, c.cfg.LROWait, c.cfg.PollInterval)
-		res, err = c.finish(op, id, done, token, err)
+		have = targetConnection("", nil, nil, current).Status
+		if current != nil {
+			props.PrivateEndpoint = current.PrivateEndpoint
+			props.PrivateLinkServiceConnectionState.ActionsRequired = nil
+			if s := current.PrivateLinkServiceConnectionState; s != nil {
+				props.PrivateLinkServiceConnectionState.ActionsRequired = s.ActionsRequired
+			}
+		}
+	}
+	if have == want {
+		return core.WriteResult{}, nil
+	}
+	if !(have == core.StatusPending || have == core.StatusApproved && want == core.StatusRejected) {
+		return core.WriteResult{}, refuse(op, id, CodeInvalidTransition, "connection is %s, not Pending: will not set it to %s", orUnknown(have), want)
+	}
+	res, err := c.putConnection(ctx, r, props)
+	if err != nil && trusted && refusedAsStale(err) {
+		// ARM refused what the caller's reading promised: read it now
+		current, rerr := c.readConnection(ctx, r)
+		if rerr != nil {
+			return core.WriteResult{}, classify(op, id, err)
+		}
+		now := targetConnection("", nil, nil, current).Status
+		switch {
+		case now == want:
+			return core.WriteResult{}, nil
+		case now != core.StatusPending:
+			return core.WriteResult{}, refuse(op, id, CodeInvalidTransition, "connection is %s, not Pending: will not set it to %s", orUnknown(now), want)
+		}
+	}
+	if err != nil {
+		return res, classify(op, id, err)
+	}
+	c.log.Info().Str("op", op).Str("id", id).Str("from", string(have)).Str("to", string(want)).
+		Bool("inProgress", res.InProgress).Bool("reread", !trusted).Msg("connection status written")
+	return res, nil
+}
+
+// refusedAsStale reports whether ARM's refusal of a write may mean that the
+// state the caller read has changed (bad transition, conflict, failed
+// precondition), as opposed to throttling, faults or permissions.
+func refusedAsStale(err error) bool {
+	switch statusOf(err) {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusPreconditionFailed:
+		return true
+	}
+	return false
+}
+
+// readConnection reads a connection on its workspace or legacy service.
+func (c *Client) readConnection(ctx context.Context, r resource) (*armhealthcareapis.PrivateEndpointConnectionProperties, error) {
+	rg, parent, name := r.id.ResourceGroupName, r.id.Parent.Name, r.id.Name
+	if strings.EqualFold(r.id.ResourceType.String(), typeConnWorkspace) {
+		resp, err := r.f.health.NewWorkspacePrivateEndpointConnectionsClient().Get(ctx, rg, parent, name, nil)
 		if err != nil {
-			return res, err
+			return nil, err
+		}
+		return resp.Properties, nil
+	}
+	resp, err := r.f.health.NewPrivateEndpointConnectionsClient().Get(ctx, rg, parent, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Properties, nil
+}
+
+// putConnection writes a connection's state and waits (bounded) for the
+// operation. ARM usually answers the PUT with the final state (200), so no
+// poll is made; when it does not, polls are reads and the wait is bounded.
+// The error is the SDK's, unclassified.
+func (c *Client) putConnection(ctx context.Context, r resource, props *armhealthcareapis.PrivateEndpointConnectionProperties) (core.WriteResult, error) {
+	rg, parent, name := r.id.ResourceGroupName, r.id.Parent.Name, r.id.Name
+	var done bool
+	var token string
+	if strings.EqualFold(r.id.ResourceType.String(), typeConnWorkspace) {
+		p, err := r.f.health.NewWorkspacePrivateEndpointConnectionsClient().BeginCreateOrUpdate(ctx, rg, parent, name,
+			armhealthcareapis.PrivateEndpointConnectionDescription{Properties: props}, nil)
+		if err != nil {
+			return core.WriteResult{}, err
+		}
+		if _, done, token, err = wait(ctx, p, c.cfg.LROWait, c.cfg.PollInterval); err != nil {
+			return core.WriteResult{}, err
 		}
 	} else {
 		p, err := r.f.health.NewPrivateEndpointConnectionsClient().BeginCreateOrUpdate(ctx, rg, parent, name,
 			armhealthcareapis.PrivateEndpointConnection{Properties: props}, nil)
 		if err != nil {
-			return core.WriteResult{}, classify(op, id, err)
+			return core.WriteResult{}, err
 		}
-		_, done, token, err := wait(ctx, p, c.cfg.LROWait, c.cfg.PollInterval)
-		res, err = c.finish(op, id, done, token, err)
-		if err != nil {
-			return res, err
+		if _, done, token, err = wait(ctx, p, c.cfg.LROWait, c.cfg.PollInterval); err != nil {
+			return core.WriteResult{}, err
 		}
 	}
-	c.log.Info().Str("op", op).Str("id", id).Str("from", string(have)).Str("to", string(want)).
-		Bool("inProgress", res.InProgress).Msg("connection status written")
-	return res, nil
+	if !done {
+		return core.WriteResult{Changed: true, InProgress: true, ResumeToken: token}, nil
+	}
+	return core.WriteResult{Changed: true}, nil
 }
 
 func orUnknown(s core.ConnectionStatus) string {
@@ -174,12 +233,21 @@ func normPolicy(p string) string {
 	return p
 }
 
-// EnsureVNetLink makes sure the VNet is linked to the zone. An existing link
-// for the same VNet (under any name) counts: the autopilot updates it (with
+// EnsureVNetLink makes sure the VNet is linked to the zone.
+//
+// A create (spec.Update false: the caller listed the zone's links and found
+// none for the VNet) is sent without reading: a PUT of spec.Name with
+// If-None-Match: *, location global and the ownership tag. ARM's refusals
+// are resolved by one read: 412 (a link of that name exists) reads it and
+// counts as done when it links the same VNet (CodeLinkNameTaken otherwise);
+// 409 (the VNet is linked under another name, or the zone is busy) lists the
+// zone's links and counts as done when one links the VNet.
+//
+// An update (spec.Update true) lists the zone's links: an existing link for
+// the same VNet (under any name) counts; the autopilot updates it (with
 // If-Match) only when it owns it and its registration or resolution policy
-// differ; an unowned one is left alone. Otherwise it creates a link with
-// If-None-Match: *, location global and the ownership tag; a 412 then means
-// someone created it meanwhile, which is re-read and reported unchanged.
+// differ; an unowned one is left alone. When none is found it creates one
+// as above.
 func (c *Client) EnsureVNetLink(ctx context.Context, spec core.LinkSpec) (core.WriteResult, error) {
 	const op = "ensure vnet link"
 	zone, err := c.resolve(op, spec.ZoneID, core.TypePrivateDNSZone)
@@ -197,50 +265,69 @@ func (c *Client) EnsureVNetLink(ctx context.Context, spec core.LinkSpec) (core.W
 	if !validLinkName.MatchString(name) {
 		return core.WriteResult{}, refuse(op, linkID, CodeInvalidSpec, "link name %q is not a valid ARM name (1-80 letters, digits, _ . -)", name)
 	}
-	links, err := c.listLinks(ctx, zone, op)
-	if err != nil {
-		return core.WriteResult{}, err
-	}
 	rg, zoneName := zone.id.ResourceGroupName, zone.id.Name
 	lc := zone.f.dns.NewVirtualNetworkLinksClient()
-	for _, l := range links {
-		if !core.SameID(l.VNetID, spec.VNetID) {
-			continue
-		}
-		if !l.Managed() || (l.RegistrationEnabled == spec.RegistrationEnabled && strings.EqualFold(normPolicy(l.ResolutionPolicy), normPolicy(spec.ResolutionPolicy))) {
-			return core.WriteResult{}, nil
-		}
-		body := linkBody(spec, l.Tags)
-		p, err := lc.BeginCreateOrUpdate(ctx, rg, zoneName, l.Name, body,
-			&armprivatedns.VirtualNetworkLinksClientBeginCreateOrUpdateOptions{IfMatch: nonEmpty(l.ETag)})
+	if spec.Update {
+		links, err := c.listLinks(ctx, zone, op)
 		if err != nil {
-			return core.WriteResult{}, classify("update vnet link", l.ID, err)
+			return core.WriteResult{}, err
 		}
-		_, done, token, err := wait(ctx, p, c.cfg.LROWait, c.cfg.PollInterval)
-		res, err := c.finish("update vnet link", l.ID, done, token, err)
-		if err == nil {
-			c.log.Info().Str("op", "update vnet link").Str("id", l.ID).Bool("inProgress", res.InProgress).Msg("vnet link updated")
+		for _, l := range links {
+			if !core.SameID(l.VNetID, spec.VNetID) {
+				continue
+			}
+			if !l.Managed() || (l.RegistrationEnabled == spec.RegistrationEnabled && strings.EqualFold(normPolicy(l.ResolutionPolicy), normPolicy(spec.ResolutionPolicy))) {
+				return core.WriteResult{}, nil
+			}
+			body := linkBody(spec, l.Tags)
+			p, err := lc.BeginCreateOrUpdate(ctx, rg, zoneName, l.Name, body,
+				&armprivatedns.VirtualNetworkLinksClientBeginCreateOrUpdateOptions{IfMatch: nonEmpty(l.ETag)})
+			if err != nil {
+				return core.WriteResult{}, classify("update vnet link", l.ID, err)
+			}
+			_, done, token, err := wait(ctx, p, c.cfg.LROWait, c.cfg.PollInterval)
+			res, err := c.finish("update vnet link", l.ID, done, token, err)
+			if err == nil {
+				c.log.Info().Str("op", "update vnet link").Str("id", l.ID).Bool("inProgress", res.InProgress).Msg("vnet link updated")
+			}
+			return res, err
 		}
-		return res, err
 	}
 
 	p, err := lc.BeginCreateOrUpdate(ctx, rg, zoneName, name, linkBody(spec, nil),
 		&armprivatedns.VirtualNetworkLinksClientBeginCreateOrUpdateOptions{IfNoneMatch: to.Ptr("*")})
-	if err != nil {
-		if statusOf(err) == http.StatusPreconditionFailed {
-			return c.afterCreateRace(ctx, op, zone, name, linkID, spec.VNetID)
-		}
-		return core.WriteResult{}, classify(op, linkID, err)
-	}
-	_, done, token, err := wait(ctx, p, c.cfg.LROWait, c.cfg.PollInterval)
-	if err != nil && statusOf(err) == http.StatusPreconditionFailed {
-		return c.afterCreateRace(ctx, op, zone, name, linkID, spec.VNetID)
-	}
-	res, err := c.finish(op, linkID, done, token, err)
 	if err == nil {
-		c.log.Info().Str("op", op).Str("id", linkID).Str("vnet", spec.VNetID).Bool("inProgress", res.InProgress).Msg("vnet link created")
+		var done bool
+		var token string
+		_, done, token, err = wait(ctx, p, c.cfg.LROWait, c.cfg.PollInterval)
+		if err == nil {
+			res, _ := c.finish(op, linkID, done, token, nil)
+			c.log.Info().Str("op", op).Str("id", linkID).Str("vnet", spec.VNetID).Bool("inProgress", res.InProgress).Msg("vnet link created")
+			return res, nil
+		}
 	}
-	return res, err
+	switch statusOf(err) {
+	case http.StatusPreconditionFailed:
+		return c.afterCreateRace(ctx, op, zone, name, linkID, spec.VNetID)
+	case http.StatusConflict:
+		// the VNet may be linked under another name: look before failing
+		links, lerr := c.listLinks(ctx, zone, op)
+		if lerr == nil {
+			if _, ok := linkOf(links, spec.VNetID); ok {
+				return core.WriteResult{}, nil
+			}
+		}
+	}
+	return core.WriteResult{}, classify(op, linkID, err)
+}
+
+func linkOf(links []core.VNetLink, vnetID string) (core.VNetLink, bool) {
+	for _, l := range links {
+		if core.SameID(l.VNetID, vnetID) {
+			return l, true
+		}
+	}
+	return core.VNetLink{}, false
 }
 
 // afterCreateRace handles a 412 on create: a link of that name appeared

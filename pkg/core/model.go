@@ -178,6 +178,12 @@ type LinkSpec struct {
 	Name                string `json:"name"`
 	RegistrationEnabled bool   `json:"registrationEnabled"`
 	ResolutionPolicy    string `json:"resolutionPolicy,omitempty"`
+	// Update is true when the caller found a link for the VNet that may need
+	// new settings: the writer reads the zone's links and updates the one it
+	// owns with If-Match. False (the caller read the zone's links and found
+	// none for the VNet): the writer creates the link without reading again
+	// (If-None-Match: *), and reads only when ARM answers 412 or 409.
+	Update bool `json:"update,omitempty"`
 }
 
 // ZoneGroupSpec is the desired DNS zone group of an endpoint.
