@@ -37,12 +37,35 @@ func cached[T any](m *memo, op, id string, read func() (T, error)) (T, error) {
 	return v, err
 }
 
+// ConnectionReader is an optional extension of core.Reader (implemented by
+// *azure.Client): reads of targets with their connections but without the
+// FHIR host names, which cost a read per workspace and which only
+// verification needs. The reconciler and the sweep use it when the Reader
+// has it, GetTarget and ListTargets otherwise.
+type ConnectionReader interface {
+	// GetTargetConnections is GetTarget without host names (one read).
+	GetTargetConnections(ctx context.Context, id string) (core.Target, error)
+	// ListTargetConnections is ListTargets without host names (no read per
+	// workspace).
+	ListTargetConnections(ctx context.Context, subscriptionID string) ([]core.Target, error)
+}
+
 func (m *memo) target(ctx context.Context, id string) (core.Target, error) {
-	return cached(m, "target", id, func() (core.Target, error) { return m.r.GetTarget(ctx, id) })
+	return cached(m, "target", id, func() (core.Target, error) {
+		if cr, ok := m.r.(ConnectionReader); ok {
+			return cr.GetTargetConnections(ctx, id)
+		}
+		return m.r.GetTarget(ctx, id)
+	})
 }
 
 func (m *memo) targets(ctx context.Context, sub string) ([]core.Target, error) {
-	return cached(m, "targets", sub, func() ([]core.Target, error) { return m.r.ListTargets(ctx, sub) })
+	return cached(m, "targets", sub, func() ([]core.Target, error) {
+		if cr, ok := m.r.(ConnectionReader); ok {
+			return cr.ListTargetConnections(ctx, sub)
+		}
+		return m.r.ListTargets(ctx, sub)
+	})
 }
 
 func (m *memo) endpoint(ctx context.Context, id string) (core.Endpoint, error) {
@@ -192,6 +215,12 @@ func (g *gatherer) connections(ctx context.Context) error {
 	if len(approved) == 0 {
 		return nil
 	}
+	// The zones' links first: a peer already linked in every managed zone
+	// needs nothing (peers are linked, never updated, by the DNS flow), so
+	// it is not read.
+	if err := g.listLinks(ctx, ""); err != nil {
+		return err
+	}
 	if g.p.LinkPeeredVNets() {
 		for _, ae := range approved {
 			es, _ := g.s.Endpoint(ae.endpointID)
@@ -203,13 +232,38 @@ func (g *gatherer) connections(ctx context.Context) error {
 				continue
 			}
 			for _, peer := range activePeers(*vs.VNet) {
+				if linkedEverywhere(g.s, g.p, peer, false) {
+					continue
+				}
 				if err := g.readVNet(ctx, peer); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	return g.listLinks(ctx, "")
+	return nil
+}
+
+// linkedEverywhere reports whether vnetID has a link in every managed zone
+// (all of them listed in s). With unmanagedOnly, only links the autopilot
+// does not own count: those it never updates, so no link rule can ask for
+// a change.
+func linkedEverywhere(s State, p Policy, vnetID string, unmanagedOnly bool) bool {
+	zones := p.Zones()
+	if len(zones) == 0 {
+		return false
+	}
+	for _, z := range zones {
+		links, listed := s.Links[core.IDKey(z.ID)]
+		if !listed {
+			return false
+		}
+		l, ok := findLink(links, vnetID)
+		if !ok || unmanagedOnly && l.Managed() {
+			return false
+		}
+	}
+	return true
 }
 
 func (g *gatherer) readEndpoint(ctx context.Context, id string) error {
@@ -287,31 +341,63 @@ func (g *gatherer) vnet(ctx context.Context, job jobs.Job) error {
 	}
 	g.s.VNets[core.IDKey(id)] = VNetState{VNet: &v}
 	g.s.Candidates = append(g.s.Candidates, v.ID)
+	if err := g.listLinks(ctx, ""); err != nil {
+		return err
+	}
 	// The remote side of every peering is a candidate too: a new peering may
-	// make it match a link rule.
+	// make it match a link rule. A peer linked in every managed zone by links
+	// the autopilot does not own can get no action, so it is not read.
 	for _, peer := range activePeers(v) {
+		g.s.Candidates = append(g.s.Candidates, peer)
+		if linkedEverywhere(g.s, g.p, peer, true) {
+			continue
+		}
 		if err := g.readVNet(ctx, peer); err != nil {
 			return err
 		}
-		g.s.Candidates = append(g.s.Candidates, peer)
-	}
-	if err := g.listLinks(ctx, ""); err != nil {
-		return err
 	}
 	// A peering written next to an endpoint's VNet must get the peer linked
 	// (LinkPeeredVNets). Which VNets host governed endpoints is known only
 	// from the targets' connections, so a peering job asks the governed
 	// targets with approved connections to reconcile again (idempotent,
-	// reads only when converged).
+	// reads only when converged). Only when some VNet of the peering is not
+	// linked in every managed zone (otherwise no link can be missing), and
+	// only targets with an approved endpoint in the subscription of such a
+	// VNet or of one of its peers (a private endpoint is always in its
+	// VNet's subscription).
 	if g.p.LinkPeeredVNets() && len(v.Peerings) > 0 && strings.Contains(strings.ToLower(job.Reason), "virtualnetworkpeerings") {
-		return g.followUpTargets(ctx)
+		subs := map[string]bool{}
+		near := func(vn core.VNet) {
+			subs[strings.ToLower(core.SubscriptionOf(vn.ID))] = true
+			for _, p := range activePeers(vn) {
+				subs[strings.ToLower(core.SubscriptionOf(p))] = true
+			}
+		}
+		if !linkedEverywhere(g.s, g.p, v.ID, false) {
+			near(v)
+		}
+		for _, peer := range activePeers(v) {
+			if linkedEverywhere(g.s, g.p, peer, false) {
+				continue
+			}
+			subs[strings.ToLower(core.SubscriptionOf(peer))] = true
+			subs[strings.ToLower(core.SubscriptionOf(v.ID))] = true
+			if ps, ok := g.s.VNet(peer); ok && ps.VNet != nil {
+				near(*ps.VNet)
+			}
+		}
+		if len(subs) == 0 {
+			return nil
+		}
+		return g.followUpTargets(ctx, subs)
 	}
 	return nil
 }
 
 // followUpTargets lists the governed targets with approved connections in
-// every governed subscription.
-func (g *gatherer) followUpTargets(ctx context.Context) error {
+// every governed subscription; with subs, only those with an approved
+// endpoint in one of these subscriptions (lower case).
+func (g *gatherer) followUpTargets(ctx context.Context, subs map[string]bool) error {
 	for _, sub := range g.p.Subscriptions() {
 		ts, err := g.m.targets(ctx, sub)
 		if bad, why := unreadable(err); bad {
@@ -326,7 +412,7 @@ func (g *gatherer) followUpTargets(ctx context.Context) error {
 				continue
 			}
 			for _, c := range t.Connections {
-				if c.Status == core.StatusApproved {
+				if c.Status == core.StatusApproved && (subs == nil || subs[strings.ToLower(core.SubscriptionOf(c.PrivateEndpointID))]) {
 					g.s.FollowUpTargets = append(g.s.FollowUpTargets, t.ID)
 					break
 				}
@@ -366,5 +452,5 @@ func (g *gatherer) zone(ctx context.Context, zoneID string) error {
 			g.s.Candidates = append(g.s.Candidates, v.ID)
 		}
 	}
-	return g.followUpTargets(ctx)
+	return g.followUpTargets(ctx, nil)
 }

@@ -283,6 +283,11 @@ func appendApproved(list []approvedEndpoint, seen map[string]bool, endpointID, t
 	return append(list, approvedEndpoint{endpointID: endpointID, targetID: targetID})
 }
 
+// FollowUpWindow is the window in which follow-up reconcile jobs of a
+// target (sent by peering and zone jobs) collapse into one, run when the
+// window closes.
+const FollowUpWindow = 30 * time.Second
+
 // ComputePlan decides what to do about the gathered state. It does no I/O
 // and reads no clock: the same state and policy always give the same plan.
 // (It is not named Plan because the type is.)
@@ -348,11 +353,16 @@ func ComputePlan(s State, p Policy) Plan {
 	if s.Job.Subject == jobs.SubjectVNet && s.SubjectGone {
 		b.removeOwnLinks(s.Job.SubjectID)
 	}
-	// Follow-up reconcile jobs.
+	// Follow-up reconcile jobs, one per target and FollowUpWindow: the id
+	// names the window, so the follow-ups of every job in one window collapse
+	// in the queue (duplicate detection), and the job runs when the window
+	// has closed, so its reads see every change made by then.
+	window := s.Now.UTC().Truncate(FollowUpWindow)
 	for _, tid := range s.FollowUpTargets {
-		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectTarget, tid, "followup:"+s.Job.ID),
+		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectTarget, tid, "followup:"+window.Format(time.RFC3339)),
 			Kind: jobs.KindReconcile, Subject: jobs.SubjectTarget, TargetID: tid, Attempt: 1,
-			CorrelationID: s.Job.CorrelationID, Reason: fmt.Sprintf("follow-up of %s job %s", s.Job.Subject, s.Job.ID), Created: s.Now}
+			CorrelationID: s.Job.CorrelationID, Reason: fmt.Sprintf("follow-up of %s job %s", s.Job.Subject, s.Job.ID),
+			NotBefore: window.Add(FollowUpWindow), Created: s.Now}
 		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: tid, Target: tid,
 			Reason: "endpoints of this target may need their VNet links restored", Job: &j})
 	}
@@ -445,7 +455,10 @@ func (b *planner) zoneGroup(ae approvedEndpoint) {
 }
 
 func (b *planner) links(vnetID string, why linkWhy) {
-	vs, _ := b.s.VNet(vnetID)
+	vs, gathered := b.s.VNet(vnetID)
+	if !gathered && why.forced && linkedEverywhere(b.s, b.p, vnetID, false) {
+		return // linked in every zone, so not read: nothing to do
+	}
 	if vs.VNet == nil {
 		problem := vs.Problem
 		if vs.Gone {
@@ -501,6 +514,7 @@ func (b *planner) links(vnetID string, why linkWhy) {
 			// owns is brought in line with the rule's settings.
 			if l.Managed() && d != nil && d.Link && !why.forced && linkDiffers(l, spec) {
 				old := l
+				spec.Update = true
 				b.plan.Actions = append(b.plan.Actions, Action{Kind: KindUpdateLink, Resource: v.ID, Target: why.targetID, Zone: z.ID,
 					Rule: rule, Reason: reason, Before: linkState(l.RegistrationEnabled, l.ResolutionPolicy),
 					After: linkState(spec.RegistrationEnabled, spec.ResolutionPolicy), Link: &spec, OldLink: &old})
