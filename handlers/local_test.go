@@ -93,7 +93,7 @@ func TestLocalSandboxProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := post("/api/events", strings.ReplaceAll(string(ev), "/rg-app/", "/rg-app-network/"), "aeg-event-type", "Notification")
+	status, body := post("/api/events", string(ev), "aeg-event-type", "Notification")
 	if status != http.StatusOK {
 		t.Fatalf("event delivery: %d %s", status, body)
 	}
@@ -119,6 +119,9 @@ func TestLocalSandboxProcess(t *testing.T) {
 		}
 		return false
 	})
+	if st.Counters.Events != 1 || st.Counters.EventsEnqueued != 1 {
+		t.Errorf("status counters: events %d, enqueued %d; want the one delivered event counted and enqueued", st.Counters.Events, st.Counters.EventsEnqueued)
+	}
 	if len(st.Links) == 0 || len(st.ZoneGroups) == 0 {
 		t.Errorf("status after approval: links %+v, zone groups %+v; want the spoke link and pe-app-fhir's zone group", st.Links, st.ZoneGroups)
 	}

@@ -137,7 +137,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Verifier == nil && cfg.VerifierFor != nil {
 		s.cfg.Verifier = cfg.VerifierFor(s.sink)
 	}
-	s.intake = &events.Intake{Queue: s.jobs, Log: cfg.Log, Dead: cfg.Dead, Now: s.now}
+	s.intake = &events.Intake{Queue: s.jobs, Log: cfg.Log, Dead: cfg.Dead, Now: s.now, Observe: s.countEvents}
 	return s, nil
 }
 
@@ -155,7 +155,12 @@ func (s *Service) Intake() *events.Intake { return s.intake }
 // schema) and enqueues reconcile jobs. An error means the delivery must be
 // failed so that Event Grid redelivers it.
 func (s *Service) HandleEvents(ctx context.Context, body []byte) (events.Result, error) {
-	res, err := s.intake.Handle(ctx, body)
+	return s.intake.Handle(ctx, body)
+}
+
+// countEvents updates the event counters; the intake calls it for every
+// delivery, whether it came through HandleEvents or the webhook.
+func (s *Service) countEvents(res events.Result, err error) {
 	s.c.events.Add(int64(res.Received))
 	s.c.eventsEnqueued.Add(int64(res.Enqueued))
 	s.c.eventsIgnored.Add(int64(res.Ignored))
@@ -163,7 +168,6 @@ func (s *Service) HandleEvents(ctx context.Context, body []byte) (events.Result,
 	if err != nil {
 		s.c.eventErrors.Add(1)
 	}
-	return res, err
 }
 
 // Reconcile runs one delivered reconcile job and returns its settlement. It

@@ -29,6 +29,9 @@ type Intake struct {
 	Dead DeadStore
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Observe, when set, is told the result of every delivery processed
+	// (through Handle, HandleEvent or the webhook), for counters.
+	Observe func(Result, error)
 }
 
 // OutcomeStatus says what happened to one event.
@@ -123,12 +126,15 @@ func (in *Intake) now() time.Time {
 	return time.Now()
 }
 
-func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (Result, error) {
+func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (res Result, err error) {
+	if in.Observe != nil {
+		defer func() { in.Observe(res, err) }()
+	}
 	if in.Queue == nil {
 		return Result{}, errors.New("event intake has no job queue")
 	}
 	now := in.now()
-	res := Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+len(bad))}
+	res = Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+len(bad))}
 	var errs []error
 
 	for _, m := range bad {
