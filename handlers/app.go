@@ -234,15 +234,24 @@ func wireFromEnv(getenv func(string) string, log zerolog.Logger) (*wiring, error
 		}
 		sink = eg
 	}
+	// Reports: the blob container (Azure) when set, else a local folder.
 	var reports verify.ReportStore
-	if dir := strings.TrimSpace(getenv(envReportsDir)); dir != "" {
+	switch u, dir := strings.TrimSpace(getenv(envReportsURL)), strings.TrimSpace(getenv(envReportsDir)); {
+	case u != "":
+		bs, err := verify.NewBlobStore(u, cred, nil)
+		if err != nil {
+			return nil, &configError{Setting: envReportsURL, Problem: "cannot keep reports there", Err: err}
+		}
+		reports = bs
+		if dir != "" {
+			log.Warn().Str("setting", envReportsDir).Str("used", envReportsURL).Msg("both report settings are set: reports go to the blob container, the folder is not used")
+		}
+	case dir != "":
 		ds, err := verify.NewDirStore(dir)
 		if err != nil {
 			return nil, &configError{Setting: envReportsDir, Problem: "cannot keep reports there", Err: err}
 		}
 		reports = ds
-	} else if u := strings.TrimSpace(getenv(envReportsURL)); u != "" {
-		log.Warn().Str("setting", envReportsURL).Msg("blob report storage is not implemented yet: reports are kept only in the verification outcome events")
 	}
 	svc, err := autopilot.New(autopilot.Config{
 		Policy: pol, ARM: arm, Reconcile: w.queues[jobs.KindReconcile].sender, Verify: w.queues[jobs.KindVerify].sender,
