@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/plautopilot/autopilot/pkg/azure"
-	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
@@ -233,12 +231,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	sink := outcome.NewMemorySink(1 << 22)
 	r := &runner{o: o, clock: clock, rq: rq, rep: rep, sent: map[string]bool{}, delivered: map[string]bool{},
-		lastGood: map[string]time.Time{}, inflight: map[string]bool{}, rng: rand.New(rand.NewPCG(ld.Spec.Seed, 0xfa17)),
+		rng: rand.New(rand.NewPCG(ld.Spec.Seed, 0xfa17)),
 		killsLeft: o.KillWorkers, dupsLeft: o.DuplicateDeliveries}
 	send := &router{r: r, reconcile: rq, verify: vq}
+	var coalescer *reconcile.Coalescer
+	if !o.NoCoalesce {
+		coalescer = reconcile.NewCoalescer()
+	}
 	limiter.OnWrite = r.onWrite
 	rec, err := reconcile.New(reconcile.Config{Reader: client, Writer: client, Policy: pol, Jobs: send, Sink: sink,
-		Now: clock.Now, Log: o.Log, Backoff: reconcile.Backoff{Rand: r.float}})
+		Now: clock.Now, Log: o.Log, Backoff: reconcile.Backoff{Rand: r.float}, Coalesce: coalescer})
 	if err != nil {
 		return nil, err
 	}
@@ -437,8 +439,6 @@ type runner struct {
 
 	mu                  sync.Mutex
 	sent, delivered     map[string]bool
-	lastGood            map[string]time.Time // subject key -> start of the last fully successful run
-	inflight            map[string]bool
 	rng                 *rand.Rand
 	killsLeft, dupsLeft int
 	samples             []Sample
@@ -457,13 +457,6 @@ func (r *runner) onWrite(ctx context.Context) {
 	if k, ok := ctx.Value(killKey{}).(func()); ok {
 		k()
 	}
-}
-
-// coalesceKey names what a job reconciles: subject, id, and the flags that
-// change what the reconciler does (a deleted subject, a peering event).
-func coalesceKey(j jobs.Job) string {
-	peering := strings.Contains(strings.ToLower(j.Reason), "virtualnetworkpeerings")
-	return fmt.Sprintf("%s|%s|%t|%t", j.Subject, core.IDKey(j.TargetID), j.Deleted, peering)
 }
 
 // drain runs the workers until the reconcile queue holds nothing due,
@@ -551,28 +544,9 @@ func (r *runner) work(ctx context.Context) error {
 }
 
 func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
-	key := coalesceKey(d.Job)
-	created := d.Job.Created
-	if created.IsZero() {
-		created = d.EnqueuedAt
-	}
 	r.mu.Lock()
 	r.rep.Deliveries++
 	r.delivered[d.Job.ID] = true
-	if !r.o.NoCoalesce {
-		if t, ok := r.lastGood[key]; ok && t.After(created) {
-			r.rep.Coalesced++
-			r.mu.Unlock()
-			return r.settle(ctx, d, jobs.Done(), reconcile.Complete)
-		}
-		if r.inflight[key] {
-			r.rep.Deferred++
-			r.mu.Unlock()
-			return r.settle(ctx, d, jobs.RetryAfter(10*time.Second), "")
-		}
-	}
-	r.inflight[key] = true
-	began := r.clock.Now()
 	kill := r.killsLeft > 0 && d.DeliveryCount == 1 && r.rng.Float64() < 0.2
 	if kill {
 		r.killsLeft--
@@ -592,9 +566,6 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 	}
 	disp := r.rec.ProcessDelivery(hctx, d)
 	r.account(disp)
-	r.mu.Lock()
-	delete(r.inflight, key)
-	r.mu.Unlock()
 	if killed {
 		// the worker "dies": no settlement, the lock expires, the job comes back
 		r.mu.Lock()
@@ -616,17 +587,11 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 		}
 		return nil
 	}
-	if err := r.settle(ctx, d, disp.Outcome(), disp.Verdict); err != nil {
-		return err
+	v := disp.Verdict
+	if disp.Reason == reconcile.ReasonDeferred {
+		v = "" // not a retry of a failure
 	}
-	if disp.Verdict == reconcile.Complete && disp.Reason == "" {
-		r.mu.Lock()
-		if began.After(r.lastGood[key]) {
-			r.lastGood[key] = began
-		}
-		r.mu.Unlock()
-	}
-	return nil
+	return r.settle(ctx, d, disp.Outcome(), v)
 }
 
 func (r *runner) settle(ctx context.Context, d jobs.Delivery, o jobs.Outcome, v reconcile.Verdict) error {
@@ -655,6 +620,12 @@ func (r *runner) settle(ctx context.Context, d jobs.Delivery, o jobs.Outcome, v 
 func (r *runner) account(disp reconcile.Disposition) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	switch disp.Reason {
+	case reconcile.ReasonCoalesced:
+		r.rep.Coalesced++
+	case reconcile.ReasonDeferred:
+		r.rep.Deferred++
+	}
 	for _, ar := range disp.Result.Applied {
 		switch ar.Action.Kind {
 		case reconcile.KindApprove, reconcile.KindReject:

@@ -29,6 +29,9 @@ func Table(r *Report) string {
 	row("ARM calls", "", "%d reads, %d writes, %d deletes; %d server 429s, %d injected faults",
 		r.ARMReads, r.ARMWrites, r.ARMDeletes, r.ServerThrottled, r.InjectedFaults)
 	row("ARM per change", "", "%.2f reads, %.3f writes", r.ReadsPerChange, r.WritesPerChange)
+	for _, l := range bySubscription(r) {
+		row("  reads per write", "", "%s", l)
+	}
 	row("client limiter", "sim", "%d waits (%s), %d retries (%s back-off), %d 429s seen",
 		r.Limiter.Waits, r.Limiter.WaitTime.Round(time.Second), r.Limiter.Retries, r.Limiter.RetryAfter.Round(time.Second), r.Limiter.Throttled)
 	row("sweep", "", "%d jobs, %d reads, %d failed sweeps repeated", r.SweepJobs, r.SweepReads, r.SweepFailures)
@@ -60,4 +63,46 @@ func depthSeries(ss []Sample, n int) string {
 	last := ss[len(ss)-1]
 	parts = append(parts, fmt.Sprintf("%s=%d", last.At.Round(time.Second), last.Active+last.Scheduled+last.Locked))
 	return strings.Join(parts, " ")
+}
+
+// bySubscription renders reads and writes per subscription: the platform
+// (targets) and connectivity (hub, zone) subscriptions by name, the others
+// (one per spoke or unknown requester) summed, with their worst ratio.
+func bySubscription(r *Report) []string {
+	named := []struct{ name, sub string }{{"platform", PlatformSubscription}, {"connectivity", ConnectivitySubscription}}
+	var out []string
+	ratio := func(reads, writes int) string {
+		if writes == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", float64(reads)/float64(writes))
+	}
+	known := map[string]bool{}
+	for _, n := range named {
+		k := strings.ToLower(n.sub)
+		known[k] = true
+		rd, wr := r.ReadsBySub[k], r.WritesBySub[k]
+		out = append(out, fmt.Sprintf("%s: %d reads / %d writes = %s (ARM allows 2.5 at full write rate)", n.name, rd, wr, ratio(rd, wr)))
+	}
+	subs, rd, wr, worst := 0, 0, 0, 0.0
+	seen := map[string]bool{}
+	for k := range r.ReadsBySub {
+		seen[k] = true
+	}
+	for k := range r.WritesBySub {
+		seen[k] = true
+	}
+	for k := range seen {
+		if known[k] {
+			continue
+		}
+		subs++
+		rd += r.ReadsBySub[k]
+		wr += r.WritesBySub[k]
+		if w := r.WritesBySub[k]; w > 0 {
+			worst = max(worst, float64(r.ReadsBySub[k])/float64(w))
+		}
+	}
+	out = append(out, fmt.Sprintf("%d other subscriptions: %d reads / %d writes = %s (worst %.2f)", subs, rd, wr, ratio(rd, wr), worst))
+	return out
 }

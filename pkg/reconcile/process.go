@@ -152,9 +152,30 @@ func (r *Reconciler) ProcessDelivery(ctx context.Context, d jobs.Delivery) Dispo
 	if job.Attempt < 1 {
 		job.Attempt = 1
 	}
+	var key string
+	var began time.Time
+	if c := r.cfg.Coalesce; c != nil && job.Kind == jobs.KindReconcile {
+		key = CoalesceKey(job)
+		created := job.Created
+		if created.IsZero() {
+			created = d.EnqueuedAt
+		}
+		switch c.admit(key, created) {
+		case admitCovered:
+			return Disposition{Verdict: Complete, Reason: ReasonCoalesced,
+				Description: "covered by a successful reconcile of the same subject that started after the job was created"}
+		case admitBusy:
+			return Disposition{Verdict: Retry, Delay: c.deferBy(), Reason: ReasonDeferred,
+				Description: "the same subject is being reconciled"}
+		}
+		began = r.cfg.Now()
+	}
 	res, err := r.Handle(ctx, job)
 	disp := r.cfg.Backoff.Dispose(job, err)
 	disp.Result = res
+	if key != "" {
+		r.cfg.Coalesce.done(key, began, err == nil && ctx.Err() == nil)
+	}
 	log := r.cfg.Log.With().Str("jobId", job.ID).Str("subjectId", job.TargetID).Int("attempt", job.Attempt).Logger()
 	switch disp.Verdict {
 	case Retry:

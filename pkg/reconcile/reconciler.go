@@ -27,7 +27,18 @@ type Config struct {
 	Log zerolog.Logger
 	// Backoff configures retries of failed jobs (zero value: defaults).
 	Backoff Backoff
+	// Coalesce, when set, skips reconcile jobs already covered by a later
+	// successful reconcile of the same subject and defers jobs whose subject
+	// is being reconciled (see Coalescer). Nil: every job runs.
+	Coalesce *Coalescer
+	// StaleAfter is the age of a target's gathered connections after which
+	// apply reads the target again before an approval (default
+	// DefaultStaleAfter; negative: never).
+	StaleAfter time.Duration
 }
+
+// DefaultStaleAfter is Config.StaleAfter's default.
+const DefaultStaleAfter = 3 * time.Second
 
 // Reconciler handles reconcile jobs.
 type Reconciler struct {
@@ -114,7 +125,9 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 			res.Applied = append(res.Applied, ActionResult{Action: a, Result: result})
 		}
 	} else {
-		res.Applied, res.Writes, applyErr = r.apply(ctx, res.Plan)
+		var rereads int
+		res.Applied, res.Writes, rereads, applyErr = r.apply(ctx, res.Plan, st.Now)
+		res.Reads += rereads
 	}
 	r.record(ctx, job, st, res, log)
 	if st.SubjectGone && job.Subject != jobs.SubjectVNet {
@@ -130,13 +143,46 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 // when every change succeeded (a failed job is retried and replans).
 // Independent changes go on after a failure so one refusal does not block
 // the others.
-func (r *Reconciler) apply(ctx context.Context, pl Plan) ([]ActionResult, int, error) {
+//
+// Approvals are sent from the gathered connection state without reading the
+// connection again. When the gathered state of a target is older than
+// Config.StaleAfter by the time an approval is due (a job approving many
+// connections waits for write tokens), the target is read once more (one
+// read refreshes all its connections) and approvals another job made
+// meanwhile are reported unchanged instead of being written twice.
+func (r *Reconciler) apply(ctx context.Context, pl Plan, gathered time.Time) ([]ActionResult, int, int, error) {
 	var out []ActionResult
 	var errs []error
-	writes := 0
+	writes, reads := 0, 0
+	readAt := map[string]time.Time{}             // target key -> last read
+	status := map[string]core.ConnectionStatus{} // connection key -> refreshed status
 	for _, a := range pl.Actions {
 		if !a.Kind.IsChange() {
 			continue
+		}
+		if a.Kind == KindApprove && a.Connection != nil && r.cfg.StaleAfter >= 0 {
+			tk := core.IDKey(a.Target)
+			at, ok := readAt[tk]
+			if !ok {
+				at = gathered
+			}
+			if now := r.cfg.Now(); now.Sub(at) > r.staleAfter() {
+				reads++
+				if t, err := r.readTarget(ctx, a.Target); err == nil {
+					readAt[tk] = now
+					for _, c := range t.Connections {
+						status[core.IDKey(c.ID)] = c.Status
+					}
+				}
+			}
+			if st, ok := status[core.IDKey(a.Connection.ID)]; ok && st != core.StatusPending {
+				ar := ActionResult{Action: a, Result: outcome.ResultUnchanged}
+				if st != core.StatusApproved {
+					ar.Result, ar.Error = outcome.ResultSkipped, "connection is "+string(st)+" now: not approved"
+				}
+				out = append(out, ar)
+				continue
+			}
 		}
 		wr, err := r.write(ctx, a)
 		ar := ActionResult{Action: a}
@@ -175,7 +221,23 @@ func (r *Reconciler) apply(ctx context.Context, pl Plan) ([]ActionResult, int, e
 			out = append(out, ar)
 		}
 	}
-	return out, writes, joinClassified(errs)
+	return out, writes, reads, joinClassified(errs)
+}
+
+func (r *Reconciler) staleAfter() time.Duration {
+	if r.cfg.StaleAfter > 0 {
+		return r.cfg.StaleAfter
+	}
+	return DefaultStaleAfter
+}
+
+// readTarget reads a target's connections (the 1-read variant when the
+// Reader has it).
+func (r *Reconciler) readTarget(ctx context.Context, id string) (core.Target, error) {
+	if cr, ok := r.cfg.Reader.(ConnectionReader); ok {
+		return cr.GetTargetConnections(ctx, id)
+	}
+	return r.cfg.Reader.GetTarget(ctx, id)
 }
 
 func (r *Reconciler) write(ctx context.Context, a Action) (core.WriteResult, error) {
