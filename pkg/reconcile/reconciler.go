@@ -35,14 +35,19 @@ type Config struct {
 	// apply reads the target again before an approval (default
 	// DefaultStaleAfter; negative: never).
 	StaleAfter time.Duration
+	// ExpectTTL is how long a change written by one job keeps other jobs of
+	// this Reconciler from writing it again (default DefaultExpectTTL;
+	// negative: off).
+	ExpectTTL time.Duration
 }
 
 // DefaultStaleAfter is Config.StaleAfter's default.
-const DefaultStaleAfter = 3 * time.Second
+const DefaultStaleAfter = 10 * time.Second
 
 // Reconciler handles reconcile jobs.
 type Reconciler struct {
-	cfg Config
+	cfg    Config
+	expect *expectations
 }
 
 // New returns a Reconciler, or an error naming the missing dependency.
@@ -64,7 +69,7 @@ func New(cfg Config) (*Reconciler, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Backoff = cfg.Backoff.withDefaults()
-	return &Reconciler{cfg: cfg}, nil
+	return &Reconciler{cfg: cfg, expect: newExpectations()}, nil
 }
 
 // ActionResult is what applying one action did.
@@ -126,7 +131,7 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 		}
 	} else {
 		var rereads int
-		res.Applied, res.Writes, rereads, applyErr = r.apply(ctx, res.Plan, st.Now)
+		res.Applied, res.Writes, rereads, applyErr = r.apply(ctx, job.ID, res.Plan, st.Now)
 		res.Reads += rereads
 	}
 	r.record(ctx, job, st, res, log)
@@ -150,7 +155,11 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 // connections waits for write tokens), the target is read once more (one
 // read refreshes all its connections) and approvals another job made
 // meanwhile are reported unchanged instead of being written twice.
-func (r *Reconciler) apply(ctx context.Context, pl Plan, gathered time.Time) ([]ActionResult, int, int, error) {
+//
+// Two jobs of this process never send the same change at once, and a change
+// written by one job within Config.ExpectTTL is not written again by
+// another (reported unchanged, no call): see expectations.
+func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered time.Time) ([]ActionResult, int, int, error) {
 	var out []ActionResult
 	var errs []error
 	writes, reads := 0, 0
@@ -184,7 +193,17 @@ func (r *Reconciler) apply(ctx context.Context, pl Plan, gathered time.Time) ([]
 				continue
 			}
 		}
+		key := changeKey(a)
+		if key != "" && r.cfg.ExpectTTL >= 0 {
+			if why := r.expect.claim(key, jobID, r.cfg.Now(), r.expectTTL()); why != "" {
+				out = append(out, ActionResult{Action: a, Result: outcome.ResultUnchanged, Error: why})
+				continue
+			}
+		}
 		wr, err := r.write(ctx, a)
+		if key != "" && r.cfg.ExpectTTL >= 0 {
+			r.expect.release(key, err == nil, r.cfg.Now())
+		}
 		ar := ActionResult{Action: a}
 		switch {
 		case err != nil && core.IsNotFound(err):
@@ -222,6 +241,13 @@ func (r *Reconciler) apply(ctx context.Context, pl Plan, gathered time.Time) ([]
 		}
 	}
 	return out, writes, reads, joinClassified(errs)
+}
+
+func (r *Reconciler) expectTTL() time.Duration {
+	if r.cfg.ExpectTTL > 0 {
+		return r.cfg.ExpectTTL
+	}
+	return DefaultExpectTTL
 }
 
 func (r *Reconciler) staleAfter() time.Duration {

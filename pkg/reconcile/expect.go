@@ -1,0 +1,95 @@
+package reconcile
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plautopilot/autopilot/pkg/core"
+)
+
+// DefaultExpectTTL is how long a change this process wrote keeps other jobs
+// of the process from writing it again.
+const DefaultExpectTTL = 30 * time.Second
+
+// expectations is the process-local record of changes being written or
+// written lately (the "expectations" of Kubernetes controllers): two jobs
+// that gathered the same missing link or pending connection before either
+// wrote it would otherwise both send the write, and the second (a 412, or
+// an approval of an approved connection) costs ARM write tokens for
+// nothing. A change in flight or written within the TTL by another job is
+// reported unchanged without a call. Nothing is trusted longer than the TTL:
+// after it, jobs go by ARM's state again.
+type expectations struct {
+	mu       sync.Mutex
+	inflight map[string]string    // change key -> job id
+	written  map[string]time.Time // change key -> when written
+}
+
+func newExpectations() *expectations {
+	return &expectations{inflight: map[string]string{}, written: map[string]time.Time{}}
+}
+
+// changeKey identifies what a change does, whatever the job that planned it.
+func changeKey(a Action) string {
+	switch a.Kind {
+	case KindApprove, KindReject:
+		if a.Connection != nil {
+			return string(a.Kind) + "|" + core.IDKey(a.Connection.ID)
+		}
+	case KindCreateLink:
+		if a.Link != nil {
+			return "link|" + core.IDKey(a.Link.ZoneID) + "|" + core.IDKey(a.Link.VNetID)
+		}
+	case KindRemoveLink:
+		if a.OldLink != nil {
+			return "unlink|" + core.IDKey(a.OldLink.ID)
+		}
+	case KindAddZoneGroup:
+		if a.ZoneGroup != nil {
+			zs := make([]string, 0, len(a.ZoneGroup.ZoneIDs))
+			for _, z := range a.ZoneGroup.ZoneIDs {
+				zs = append(zs, core.IDKey(z))
+			}
+			sort.Strings(zs)
+			return "zonegroup|" + core.IDKey(a.ZoneGroup.EndpointID) + "|" + strings.Join(zs, ",")
+		}
+	}
+	return "" // update-link and anything unkeyed always go to ARM
+}
+
+// claim reports "" when the caller may write the change (and marks it in
+// flight), else why not: another job writes or wrote it.
+func (e *expectations) claim(key, jobID string, now time.Time, ttl time.Duration) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if other, ok := e.inflight[key]; ok && other != jobID {
+		return "being written by job " + other
+	}
+	if at, ok := e.written[key]; ok {
+		if now.Sub(at) < ttl {
+			return "written " + now.Sub(at).Round(time.Millisecond).String() + " ago by another job"
+		}
+		delete(e.written, key)
+	}
+	e.inflight[key] = jobID
+	return ""
+}
+
+// release ends a claim; ok records the change as written at now.
+func (e *expectations) release(key string, ok bool, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.inflight, key)
+	if ok {
+		e.written[key] = now
+		if len(e.written) > 4096 {
+			for k, at := range e.written {
+				if now.Sub(at) > DefaultExpectTTL {
+					delete(e.written, k)
+				}
+			}
+		}
+	}
+}
