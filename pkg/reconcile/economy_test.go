@@ -1,0 +1,135 @@
+package reconcile
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/plautopilot/autopilot/pkg/core"
+	"github.com/plautopilot/autopilot/pkg/jobs"
+	"github.com/plautopilot/autopilot/pkg/outcome"
+)
+
+func peeringJob(id, evt string) jobs.Job {
+	j := reconcileJob(jobs.SubjectVNet, id)
+	j.ID = jobs.NewID(jobs.KindReconcile, jobs.SubjectVNet, id, evt)
+	j.Reason = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write"
+	return j
+}
+
+func TestPeeringFollowUpsOfOneWindowCollapseAndRunAfterIt(t *testing.T) {
+	g := newRig(t, approvedWorld(), nil)
+	ctx := context.Background()
+	for _, evt := range []string{"evt-a", "evt-b"} {
+		if _, err := g.r.Handle(ctx, peeringJob(hubVNet, evt)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(g.jobs.sent) != 1 {
+		t.Fatalf("sent %d follow-ups for two peering events in one window, want 1", len(g.jobs.sent))
+	}
+	want := t0.Truncate(FollowUpWindow).Add(FollowUpWindow)
+	if got := g.jobs.sent[0].NotBefore; !got.Equal(want) {
+		t.Errorf("follow-up NotBefore = %v, want the window's end %v", got, want)
+	}
+}
+
+func TestPeeringWithEveryVNetLinkedSendsNoFollowUp(t *testing.T) {
+	f := convergedWorld()
+	g := newRig(t, f, nil)
+	res, err := g.r.Handle(context.Background(), peeringJob(spokeVNet, "evt-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.jobs.sent) != 0 {
+		t.Errorf("sent %+v; want no follow-up when the VNet and its peers are linked", g.jobs.sent)
+	}
+	if n := f.reads["ListTargets|"+core.IDKey(subHub)]; n != 0 {
+		t.Errorf("listed targets %d times, want 0", n)
+	}
+	if !res.Plan.Empty() {
+		t.Errorf("plan %v, want empty", summary(res.Plan))
+	}
+}
+
+func TestLinkedPeerIsNotRead(t *testing.T) {
+	f := world()
+	f.links[core.IDKey(zoneID)] = []core.VNetLink{{ID: zoneID + "/virtualNetworkLinks/hub", ZoneID: zoneID, VNetID: hubVNet}}
+	g := newRig(t, f, nil)
+	res, err := g.r.Handle(context.Background(), reconcileJob(jobs.SubjectTarget, wsID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.reads["GetVNet|"+core.IDKey(hubVNet)]; n != 0 {
+		t.Errorf("read the linked hub VNet %d times, want 0", n)
+	}
+	for _, a := range res.Plan.Changes() {
+		if a.Kind == KindCreateLink && core.SameID(a.Resource, hubVNet) {
+			t.Errorf("planned a second link for the linked hub: %+v", a)
+		}
+	}
+	if len(res.Plan.Notes) != 0 {
+		t.Errorf("notes %q, want none", res.Plan.Notes)
+	}
+}
+
+func TestChangeWrittenByOneJobIsNotSentByAnother(t *testing.T) {
+	f := world()
+	g := newRig(t, f, nil)
+	ctx := context.Background()
+	// job B gathers before job A writes: both see the connection Pending
+	jobB := reconcileJob(jobs.SubjectEndpoint, pe1ID)
+	plB, _, err := g.r.Plan(ctx, jobB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.r.Handle(ctx, reconcileJob(jobs.SubjectTarget, wsID)); err != nil {
+		t.Fatal(err)
+	}
+	writes := len(f.writes)
+	out, n, _, err := g.r.apply(ctx, jobB.ID, plB, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(f.writes) - writes; got != 0 || n != 0 {
+		t.Errorf("job B sent %d writes (%v), want 0: job A wrote the same changes", got, f.writes[writes:])
+	}
+	for _, ar := range out {
+		if ar.Action.Kind.IsChange() && ar.Result != outcome.ResultUnchanged {
+			t.Errorf("%s %s: result %s, want unchanged", ar.Action.Kind, core.NameOf(ar.Action.Resource), ar.Result)
+		}
+	}
+}
+
+func TestCoalescerSkipsJobsCoveredByALaterSuccessfulRun(t *testing.T) {
+	now := t0
+	f := world()
+	g := &rig{arm: f, pol: newFakePolicy(), jobs: &fakeSender{}, sink: outcome.NewMemorySink(100)}
+	r, err := New(Config{Reader: f, Writer: f, Policy: g.pol, Jobs: g.jobs, Sink: g.sink, Now: func() time.Time { return now },
+		Log: zerolog.Nop(), Coalesce: NewCoalescer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := func(evt string, created time.Time) jobs.Delivery {
+		j := reconcileJob(jobs.SubjectTarget, wsID)
+		j.ID, j.Created = jobs.NewID(jobs.KindReconcile, jobs.SubjectTarget, wsID, evt), created
+		return jobs.Delivery{Job: j, DeliveryCount: 1}
+	}
+	ctx := context.Background()
+	if d := r.ProcessDelivery(ctx, job("e1", t0.Add(-2*time.Second))); d.Verdict != Complete || d.Reason != "" {
+		t.Fatalf("first job: %+v, want a completed run", d)
+	}
+	now = t0.Add(time.Second)
+	reads := f.readTotal
+	if d := r.ProcessDelivery(ctx, job("e2", t0.Add(-time.Second))); d.Reason != ReasonCoalesced || d.Verdict != Complete {
+		t.Errorf("job created before the successful run started: %+v, want coalesced", d)
+	}
+	if f.readTotal != reads {
+		t.Errorf("a coalesced job read %d times, want 0", f.readTotal-reads)
+	}
+	if d := r.ProcessDelivery(ctx, job("e3", t0.Add(500*time.Millisecond))); d.Reason == ReasonCoalesced {
+		t.Errorf("job created after the run started was coalesced: %+v", d)
+	}
+}
