@@ -21,7 +21,8 @@ const maxAPIBody = 64 << 10
 //	GET  /api/status                            JSON, or HTML with Accept: text/html or ?format=html
 //
 // Errors are JSON {"error": "..."}: 400 naming the field for bad input, 404
-// for an unknown connection or path, 405 for a wrong method.
+// for an unknown connection, verification subject or path, 405 for a wrong
+// method.
 func (s *Service) API() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/evaluate", s.apiEvaluate)
@@ -140,6 +141,8 @@ func (s *Service) apiVerify(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrInvalid):
 		writeErr(w, http.StatusBadRequest, `field "id": `+err.Error())
+	case errors.Is(err, ErrNotFound):
+		writeErr(w, http.StatusNotFound, `field "id": `+err.Error())
 	case err != nil:
 		s.log.Error().Err(err).Str("id", req.ID).Msg("request verification failed")
 		writeErr(w, http.StatusServiceUnavailable, err.Error())

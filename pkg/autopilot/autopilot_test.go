@@ -239,6 +239,9 @@ func TestAPI(t *testing.T) {
 		{"evaluate with GET", "GET", "/api/evaluate", ``, 405, "use POST"},
 		{"verify accepted", "POST", "/api/verify", `{"id":"` + appPE + `"}`, 202, `"jobId"`},
 		{"verify missing id", "POST", "/api/verify", `{"id":""}`, 400, `field \"id\": missing`},
+		{"verify endpoint that does not exist", "POST", "/api/verify", `{"id":"` + strings.TrimSuffix(appPE, "pe-app-fhir") + `nope"}`, 404, `private endpoint`},
+		{"verify vnet that does not exist", "POST", "/api/verify", `{"id":"` + subA + `/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/nope"}`, 404, `VNet`},
+		{"evaluate target that does not exist", "POST", "/api/evaluate", `{"connectionId":"` + workspace + `x/privateEndpointConnections/nope"}`, 404, `does not exist (ARM answered HTTP 404`},
 		{"verify not a supported id", "POST", "/api/verify", `{"id":"` + subA + `/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/x"}`, 400, `field \"id\"`},
 		{"status with POST", "POST", "/api/status", ``, 405, "use GET"},
 		{"status bad format", "GET", "/api/status?format=xml", ``, 400, `parameter \"format\"`},
@@ -249,6 +252,9 @@ func TestAPI(t *testing.T) {
 			status, body, _ := do(t, api, tt.method, tt.path, tt.body)
 			if status != tt.wantStatus || !strings.Contains(body, tt.wantIn) {
 				t.Errorf("got %d %s\nwant %d containing %s", status, body, tt.wantStatus, tt.wantIn)
+			}
+			if strings.Contains(body, "RESPONSE 404") {
+				t.Errorf("error carries the SDK's response dump: %s", body)
 			}
 		})
 	}

@@ -57,7 +57,7 @@ func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateRe
 	t, err := r.GetTarget(ctx, targetID)
 	if err != nil {
 		if core.IsNotFound(err) {
-			return ex, fmt.Errorf("%w: target %s: %v", ErrNotFound, targetID, err)
+			return ex, fmt.Errorf("%w: target %s of the connection does not exist (ARM answered %s)", ErrNotFound, targetID, briefARM(err))
 		}
 		return ex, fmt.Errorf("read target %s: %w", targetID, err)
 	}
@@ -71,7 +71,15 @@ func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateRe
 		}
 	}
 	if !found {
-		return ex, fmt.Errorf("%w: connection %s is not on %s (%d connections)", ErrNotFound, core.NameOf(connectionID), t.ID, len(t.Connections))
+		names := make([]string, 0, len(t.Connections))
+		for _, c := range t.Connections {
+			names = append(names, c.Name)
+		}
+		have := "it has none"
+		if len(names) > 0 {
+			have = "it has " + strings.Join(names, ", ")
+		}
+		return ex, fmt.Errorf("%w: connection %s is not on %s (%s)", ErrNotFound, core.NameOf(connectionID), t.ID, have)
 	}
 	if ex.Connection.TargetID == "" {
 		ex.Connection.TargetID = t.ID
@@ -84,7 +92,7 @@ func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateRe
 		if !unreadable(err) {
 			return ex, fmt.Errorf("read endpoint %s: %w", ex.Endpoint, err)
 		}
-		ex.EndpointNote = "unreadable: " + err.Error()
+		ex.EndpointNote = unreadableNote(err)
 	} else {
 		in.Endpoint, in.EndpointReadable, ex.EndpointReadable = &ep, true, true
 		ex.VNet = ep.VNetID
@@ -94,7 +102,7 @@ func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateRe
 			case err == nil:
 				in.EndpointVNet, ex.VNetPrefixes = &v, v.AddressPrefixes
 			case unreadable(err):
-				ex.VNetNote = "unreadable: " + err.Error()
+				ex.VNetNote = unreadableNote(err)
 			default:
 				return ex, fmt.Errorf("read vnet %s: %w", ep.VNetID, err)
 			}
@@ -117,6 +125,16 @@ func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateRe
 	ex.Plan, ex.PlanReads = plan, reads
 	s.c.evaluations.Add(1)
 	return ex, nil
+}
+
+// unreadableNote says why a resource could not be read, e.g.
+// "unreadable: get endpoint: HTTP 403 AuthorizationFailed".
+func unreadableNote(err error) string {
+	var e *core.Error
+	if errors.As(err, &e) && e.StatusCode != 0 {
+		return "unreadable: " + e.Op + ": " + briefARM(err)
+	}
+	return "unreadable: " + err.Error()
 }
 
 // unreadable reports whether a read failed because the caller may not see

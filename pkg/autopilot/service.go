@@ -269,9 +269,15 @@ var ErrInvalid = errors.New("invalid input")
 // RequestVerify enqueues a verification of subjectID (a workspace or legacy
 // FHIR service, one of their private endpoint connections, a private
 // endpoint or a VNet) and returns the job id. Every request gets its own job.
+// The subject is read once first: one that does not exist is ErrNotFound
+// (a verification of nothing would "pass"); when the read fails otherwise
+// (throttled, forbidden) the job is still sent and reports what it finds.
 func (s *Service) RequestVerify(ctx context.Context, subjectID string) (string, error) {
 	subject, id, err := verifySubjectOf(subjectID)
 	if err != nil {
+		return "", err
+	}
+	if err := s.subjectExists(ctx, subject, id); err != nil {
 		return "", err
 	}
 	now := s.now()
@@ -284,6 +290,41 @@ func (s *Service) RequestVerify(ctx context.Context, subjectID string) (string, 
 	}
 	s.c.verifyRequested.Add(1)
 	return j.ID, nil
+}
+
+// subjectExists reads the subject of a verification and returns an
+// ErrNotFound error when ARM says it does not exist.
+func (s *Service) subjectExists(ctx context.Context, subject jobs.Subject, id string) error {
+	var err error
+	what := string(subject)
+	switch subject {
+	case jobs.SubjectTarget:
+		_, err = s.cfg.ARM.GetTarget(ctx, id)
+		what = "workspace or FHIR service"
+	case jobs.SubjectEndpoint:
+		_, err = s.cfg.ARM.GetEndpoint(ctx, id)
+		what = "private endpoint"
+	case jobs.SubjectVNet:
+		_, err = s.cfg.ARM.GetVNet(ctx, id)
+		what = "VNet"
+	}
+	if core.IsNotFound(err) {
+		return fmt.Errorf("%w: %s %s does not exist (ARM answered %s)", ErrNotFound, what, id, briefARM(err))
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Str("id", id).Msg("verification requested for a subject that could not be read; sending the job anyway")
+	}
+	return nil
+}
+
+// briefARM says in a few words how ARM answered ("HTTP 404
+// ResourceNotFound"), without the SDK's multi-line response dump.
+func briefARM(err error) string {
+	var e *core.Error
+	if errors.As(err, &e) && e.StatusCode != 0 {
+		return strings.TrimSpace(fmt.Sprintf("HTTP %d %s", e.StatusCode, e.Code))
+	}
+	return err.Error()
 }
 
 // verifySubjectOf maps an ARM id to the subject of a verification job.
