@@ -226,8 +226,9 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 {{if .Verification}}<table><tr><th>time</th><th>result</th><th>subject</th><th>reason</th></tr>
 {{range .Verification}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Reason}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{end}}
-{{if .Reports}}<table><tr><th>started</th><th>subject</th><th>attempt</th><th>status</th><th>check</th><th>check status</th><th>diagnosis</th></tr>
-{{range $r := .Reports}}{{range .Checks}}<tr><td>{{t $r.StartedAt}}</td><td title="{{$r.Subject}}">{{name $r.Subject}}</td><td>{{$r.Attempt}}</td><td class="{{$r.Status}}">{{$r.Status}}</td><td>{{.Name}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Diagnosis}}</td></tr>
+{{if .Reports}}<h3>Reports</h3><table><tr><th>started</th><th>subject</th><th>attempt</th><th>status</th><th>check</th><th>check status</th><th>diagnosis</th></tr>
+{{range $r := .Reports}}<tr><td>{{t $r.StartedAt}}</td><td title="{{$r.Subject}}">{{name $r.Subject}}</td><td>{{$r.Attempt}}</td><td class="{{$r.Status}}">{{$r.Status}}</td><td colspan="3"><b>{{$r.Summary}}</b></td></tr>
+{{range .Checks}}<tr><td></td><td></td><td></td><td></td><td>{{.Name}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Diagnosis}}</td></tr>
 {{end}}{{end}}</table>{{else if not .Verification}}<p>None yet.</p>{{end}}
 {{if .ReportsError}}<p class="fail">Reports: {{.ReportsError}}</p>{{end}}
 <h2>Failed jobs</h2>
