@@ -231,7 +231,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	sink := outcome.NewMemorySink(1 << 22)
 	r := &runner{o: o, clock: clock, rq: rq, rep: rep, sent: map[string]bool{}, delivered: map[string]bool{},
-		rng: rand.New(rand.NewPCG(ld.Spec.Seed, 0xfa17)),
+		rng:       rand.New(rand.NewPCG(ld.Spec.Seed, 0xfa17)),
 		killsLeft: o.KillWorkers, dupsLeft: o.DuplicateDeliveries}
 	send := &router{r: r, reconcile: rq, verify: vq}
 	var coalescer *reconcile.Coalescer
