@@ -28,20 +28,20 @@ flags:
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	scenario := fs.String("scenario", "", "sandbox scenario `FILE` (default: "+demo.DefaultScenario+" of the repository)")
 	policyFile := fs.String("policy", "", "policy `FILE` (default: "+demo.DefaultPolicy+" of the repository)")
 	asJSON := fs.Bool("json", false, "print the result as JSON on stdout (the transcript goes to stderr)")
 	color := fs.String("color", "auto", "colour the transcript: `auto` (only on a terminal, not with NO_COLOR), always, never")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, demoUsage)
+		fmt.Fprint(fs.Output(), demoUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	rest, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "handler demo: unexpected argument %q\n", fs.Arg(0))
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "handler demo: unexpected argument %q\n", rest[0])
 		return 2
 	}
 	transcript := stdout

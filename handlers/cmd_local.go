@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,7 +43,6 @@ flags:`
 
 func runLocal(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	scenario := fs.String("sandbox", "", "sandbox scenario file (YAML or JSON); empty: real Azure")
 	policyPath := fs.String("policy", "", "policy file (default: AUTOPILOT_POLICY_FILE or AUTOPILOT_POLICY)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the webhook and the API on")
@@ -52,15 +50,13 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	sweepEvery := fs.Duration("sweep", 10*time.Minute, "sweep period (0: no sweeps)")
 	workers := fs.Int("workers", 4, "jobs of each queue run at once")
 	webhookKey := fs.String("webhook-key", "", "when set, the webhook requires it as ?code= or x-functions-key")
-	fs.Usage = func() { fmt.Fprintln(stderr, localUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), localUsage); fs.PrintDefaults() }
+	rest, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "handler local: unexpected arguments %q\n", fs.Args())
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "handler local: unexpected arguments %q (flags only)\n", rest)
 		return 2
 	}
 	if *workers < 1 {

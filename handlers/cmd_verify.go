@@ -48,7 +48,6 @@ flags:
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var fqdns, expectIPs listFlag
 	fs.Var(&fqdns, "fqdn", "public FHIR host `NAME`, e.g. fhirserverxxx.azurehealthcareapis.com (repeatable)")
 	resolver := fs.String("resolver", "", "DNS server `HOST:PORT` to ask (default: the first nameserver of /etc/resolv.conf); also resolves the metadata host")
@@ -59,22 +58,20 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", verify.DefaultTimeout, "time bound of each check")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, verifyUsage)
+		fmt.Fprint(fs.Output(), verifyUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	rest, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "handler verify: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "run 'handler verify --help' for usage")
 		return 2
 	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected arguments %q (flags only)", fs.Args())
+	if len(rest) > 0 {
+		return usageErr("unexpected arguments %q (flags only)", rest)
 	}
 	if len(fqdns) == 0 {
 		return usageErr("--fqdn: required: the FHIR host to check, e.g. fhirserverxxx.azurehealthcareapis.com")

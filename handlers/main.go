@@ -3,28 +3,34 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"text/tabwriter"
 )
 
 // command is one subcommand of the handler binary. run gets the arguments
 // after the subcommand name and returns the process exit code.
 type command struct {
-	name  string
-	usage string
-	run   func(args []string, stdout, stderr io.Writer) int
+	name string
+	// synopsis is the command line, summary what it does, in one line each.
+	synopsis string
+	summary  string
+	run      func(args []string, stdout, stderr io.Writer) int
 }
 
 func commands() []command {
 	return []command{
-		{"serve", "serve                     run as the Azure Functions custom handler (the default)", runServe},
-		{"local", "local [--sandbox FILE]    run the whole app without the Functions host", runLocal},
-		{"demo", "demo                      play the guide's story on the embedded sandbox", runDemo},
-		{"replay", "replay --sandbox F --policy P [--json] EVENTS...   run events through the pipeline", runReplay},
-		{"verify", "verify --fqdn NAME [...]  run the DNS and /metadata checks from here", runVerify},
-		{"policy", "policy check FILE | policy explain ...   validate and explain a policy", runPolicy},
-		{"bench", "bench [...]               measure the pipeline against the throttled sandbox", runBench},
+		{"serve", "serve", "run as the Azure Functions custom handler (the default)", runServe},
+		{"local", "local [--sandbox FILE] [--policy FILE]", "run the whole app without the Functions host", runLocal},
+		{"demo", "demo", "play the guide's story on the embedded sandbox", runDemo},
+		{"replay", "replay --sandbox FILE --policy FILE EVENTS...", "run event files through intake, queue and reconciler", runReplay},
+		{"verify", "verify --fqdn NAME", "run the DNS and /metadata checks from here", runVerify},
+		{"policy", "policy check FILE | explain ...", "validate a policy, or explain its decision for one connection", runPolicy},
+		{"bench", "bench", "measure the pipeline against the throttled sandbox", runBench},
 	}
 }
 
@@ -36,24 +42,82 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		return runServe(nil, stdout, stderr)
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if isHelp(args[0]) || args[0] == "help" {
+		if len(args) > 1 && args[0] == "help" { // handler help COMMAND
+			return run([]string{args[1], "-h"}, stdout, stderr)
+		}
 		usage(stdout)
 		return 0
 	}
 	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
+		if c.name != args[0] {
+			continue
 		}
+		if len(args) == 2 && isHelp(args[1]) {
+			// Help asked for is an answer, not an error: usage on stdout,
+			// exit 0, whatever the command's flag parsing returns.
+			c.run(args[1:], stdout, stdout)
+			return 0
+		}
+		return c.run(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "handler: unknown command %q\n\n", args[0])
+	if strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "handler: unknown flag %q: flags go after the command\n\n", args[0])
+	} else {
+		fmt.Fprintf(stderr, "handler: unknown command %q\n\n", args[0])
+	}
 	usage(stderr)
 	return 2
 }
 
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: handler [command] [flags]")
+	fmt.Fprintln(w, "\nWithout a command it runs as the Azure Functions custom handler (serve).")
 	fmt.Fprintln(w, "\ncommands:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range commands() {
-		fmt.Fprintln(w, "  "+c.usage)
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
 	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nRun 'handler COMMAND -h' for a command's flags.")
+}
+
+// parseFlags parses args into fs, flags and positional arguments in any
+// order ("explain ID --json" works as "explain --json ID"); "--" ends the
+// flags. It returns the positional arguments, and ok false with the exit
+// code when the command must stop: 0 after -h (usage on stdout), 2 after a
+// bad flag (the flag package has printed the error and usage on stderr).
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (rest []string, code int, ok bool) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelp(a) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return nil, 0, false
+		}
+	}
+	fs.SetOutput(stderr)
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
+		}
+		left := fs.Args()
+		consumed := len(args) - len(left)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(rest, left...), 0, true
+		}
+		if len(left) == 0 {
+			break
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+	return rest, 0, true
 }
