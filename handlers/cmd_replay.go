@@ -8,29 +8,53 @@ import (
 	"io"
 	"os"
 
+	"github.com/plautopilot/autopilot/pkg/events"
+	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile/replay"
 	"github.com/plautopilot/autopilot/pkg/sandbox"
 	"github.com/rs/zerolog"
 )
 
+const replayUsage = `usage: handler replay --sandbox SCENARIO --policy FILE [--json] [--sweep] [-v] EVENTS...
+
+Runs event files (one event or an array, Event Grid schema or CloudEvents)
+through intake, an embedded queue on a simulated clock and the reconciler
+against a sandbox scenario, and prints every action. Verification jobs are
+queued and counted, not run. Events that cannot be parsed are listed with
+the file, their position and what is wrong.
+Exit status: 0 when every event was handled, 1 when an event was malformed
+or a job was dead-lettered, 2 on bad usage or inputs.
+
+flags:
+`
+
 // runReplay runs event files through intake, an embedded queue on a
 // simulated clock and the reconciler against a sandbox, and prints every
 // action. Verification jobs are queued and counted, not run.
 func runReplay(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	sbPath := fs.String("sandbox", "", "sandbox scenario file (required)")
 	polPath := fs.String("policy", "", "policy file (required)")
 	asJSON := fs.Bool("json", false, "print one JSON object per action and a JSON summary")
 	sweep := fs.Bool("sweep", false, "run a sweep after the events")
 	verbose := fs.Bool("v", false, "log to stderr")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), replayUsage)
+		fs.PrintDefaults()
+	}
+	files, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	if *sbPath == "" || *polPath == "" {
 		fmt.Fprintln(stderr, "handler replay: --sandbox and --policy are required")
-		fs.Usage()
+		fmt.Fprintln(stderr, "run 'handler replay --help' for usage")
+		return 2
+	}
+	if len(files) == 0 && !*sweep {
+		fmt.Fprintln(stderr, "handler replay: no event files given (e.g. testdata/events/endpoint-write.eventgrid.json), and no --sweep")
+		fmt.Fprintln(stderr, "run 'handler replay --help' for usage")
 		return 2
 	}
 	pol, err := policy.Load(*polPath)
@@ -44,13 +68,20 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var bodies [][]byte
-	for _, name := range fs.Args() {
+	var malformed []malformedEvent
+	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			fmt.Fprintf(stderr, "handler replay: read events: %v\n", err)
 			return 2
 		}
 		bodies = append(bodies, b)
+		// The intake keeps malformed events and counts them; parse here
+		// too so that the report can say which file and event and why.
+		_, bad := events.ParseBatch(b)
+		for _, m := range bad {
+			malformed = append(malformed, malformedEvent{File: name, Index: m.Index, Reason: m.Reason})
+		}
 	}
 	log := zerolog.Nop()
 	if *verbose {
@@ -82,9 +113,19 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	for _, e := range rep.IntakeErrors {
 		fmt.Fprintln(stderr, "intake:", e)
 	}
+	for _, m := range malformed {
+		fmt.Fprintf(stderr, "handler replay: %s: event %d is malformed, not replayed: %s\n", m.File, m.Index, m.Reason)
+	}
 	s := rep.Summary
 	if *asJSON {
-		_ = enc.Encode(map[string]any{"summary": s, "deadLetters": rep.DeadLetters})
+		dls := rep.DeadLetters
+		if dls == nil {
+			dls = []jobs.DeadLetter{}
+		}
+		if malformed == nil {
+			malformed = []malformedEvent{}
+		}
+		_ = enc.Encode(map[string]any{"summary": s, "deadLetters": dls, "malformed": malformed})
 	} else {
 		fmt.Fprintf(stdout, "\nevents %d (enqueued %d, ignored %d, malformed %d); jobs run %d, completed %d, retried %d, dead-lettered %d; verify jobs queued %d (not run by replay)\n",
 			s.Events, s.Enqueued, s.Ignored, s.Malformed, s.JobsRun, s.Completed, s.Retried, s.DeadLettered, s.VerifyQueued)
@@ -93,8 +134,16 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "dead-lettered %s %s: %s: %s\n", d.Job.Subject, d.Job.TargetID, d.Reason, d.Description)
 		}
 	}
-	if !rep.OK() || len(rep.IntakeErrors) > 0 {
+	if !rep.OK() || len(rep.IntakeErrors) > 0 || s.Malformed > 0 || len(malformed) > 0 {
 		return 1
 	}
 	return 0
+}
+
+// malformedEvent is an event of a replayed file that could not be parsed:
+// Index is its position in the file's array (0 for a single event).
+type malformedEvent struct {
+	File   string `json:"file"`
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
 }
