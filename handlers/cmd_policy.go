@@ -45,7 +45,14 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 }
 
 func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+	fs := flag.NewFlagSet("policy check", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), policyUsage) }
+	args, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(args) != 1 {
+		fmt.Fprintf(stderr, "handler policy check: needs one policy FILE, got %d arguments\n", len(args))
 		fmt.Fprintln(stderr, policyUsage)
 		return 2
 	}
@@ -139,15 +146,15 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func runPolicyExplain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("policy explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	policyPath := fs.String("policy", "", "policy file")
 	scenario := fs.String("sandbox", "", "sandbox scenario file to read Azure state from")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
-	fs.Usage = func() { fmt.Fprintln(stderr, policyUsage) }
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), policyUsage) }
+	ids, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if *policyPath == "" || *scenario == "" || fs.NArg() != 1 {
+	if *policyPath == "" || *scenario == "" || len(ids) != 1 {
 		fmt.Fprintln(stderr, "handler policy explain: needs --policy, --sandbox and one CONNECTION_ID")
 		fmt.Fprintln(stderr, policyUsage)
 		return 2
@@ -169,7 +176,7 @@ func runPolicyExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ex, err := explainConnection(ctx, arm, p, fs.Arg(0))
+	ex, err := explainConnection(ctx, arm, p, ids[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "handler policy explain: %v\n", err)
 		return 1
@@ -220,6 +227,9 @@ func explainConnection(ctx context.Context, r core.Reader, p *policy.Policy, con
 	}
 	t, err := r.GetTarget(ctx, targetID)
 	if err != nil {
+		if core.IsNotFound(err) {
+			return nil, fmt.Errorf("target %s of the connection does not exist (ARM answered %s)", targetID, briefARM(err))
+		}
 		return nil, fmt.Errorf("read target of %s: %w", connID, err)
 	}
 	ex := &explanation{Policy: p.Source(), PolicyDigest: p.Digest(), Mode: p.Mode(),
@@ -232,7 +242,15 @@ func explainConnection(ctx context.Context, r core.Reader, p *policy.Policy, con
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("connection %s not found on %s (%d connections)", core.NameOf(connID), t.ID, len(t.Connections))
+		names := make([]string, 0, len(t.Connections))
+		for _, c := range t.Connections {
+			names = append(names, c.Name)
+		}
+		have := "it has none"
+		if len(names) > 0 {
+			have = "it has " + strings.Join(names, ", ")
+		}
+		return nil, fmt.Errorf("connection %s not found on %s (%s)", core.NameOf(connID), t.ID, have)
 	}
 	if ex.Connection.TargetID == "" {
 		ex.Connection.TargetID = t.ID
@@ -245,7 +263,7 @@ func explainConnection(ctx context.Context, r core.Reader, p *policy.Policy, con
 		if !unreadable(err) {
 			return nil, fmt.Errorf("read endpoint %s: %w", ex.Endpoint, err)
 		}
-		ex.EndpointNote = "unreadable: " + err.Error()
+		ex.EndpointNote = unreadableNote(err)
 	} else {
 		in.Endpoint, in.EndpointReadable, ex.Readable = &ep, true, true
 		ex.VNet = ep.VNetID
@@ -255,7 +273,7 @@ func explainConnection(ctx context.Context, r core.Reader, p *policy.Policy, con
 			case err == nil:
 				in.EndpointVNet, ex.VNetPrefixes = &v, v.AddressPrefixes
 			case unreadable(err):
-				ex.VNetNote = "unreadable: " + err.Error()
+				ex.VNetNote = unreadableNote(err)
 			default:
 				return nil, fmt.Errorf("read vnet %s: %w", ep.VNetID, err)
 			}
@@ -270,6 +288,26 @@ func explainConnection(ctx context.Context, r core.Reader, p *policy.Policy, con
 		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true})
 	}
 	return ex, nil
+}
+
+// briefARM says in a few words how ARM answered: "HTTP 404
+// ResourceNotFound", without the SDK's multi-line response dump.
+func briefARM(err error) string {
+	var e *core.Error
+	if errors.As(err, &e) && e.StatusCode != 0 {
+		return strings.TrimSpace(fmt.Sprintf("HTTP %d %s", e.StatusCode, e.Code))
+	}
+	return err.Error()
+}
+
+// unreadableNote says why a resource could not be read, e.g.
+// "unreadable: get endpoint: HTTP 403 AuthorizationFailed".
+func unreadableNote(err error) string {
+	var e *core.Error
+	if errors.As(err, &e) && e.StatusCode != 0 {
+		return "unreadable: " + e.Op + ": " + briefARM(err)
+	}
+	return "unreadable: " + err.Error()
 }
 
 // unreadable reports whether a read failed because the caller may not see

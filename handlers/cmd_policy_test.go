@@ -248,3 +248,46 @@ func TestPolicyExplainGuideScenario(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyExplainUserErrors(t *testing.T) {
+	const (
+		scenario = "../testdata/scenarios/guide.yaml"
+		ws       = "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/workspaces/"
+	)
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "flags after the connection id", args: []string{"--policy", "../examples/policy.yaml", "--sandbox", scenario, ws + "contoso-health/privateEndpointConnections/pe-app-fhir.5c1d6e2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f", "--json"},
+			wantStdout: `"rule": "allow-app-subscriptions"`},
+		{name: "unknown connection lists the target's", args: []string{"--policy", "../examples/policy.yaml", "--sandbox", scenario, ws + "contoso-health/privateEndpointConnections/nope"},
+			wantCode: 1, wantStderr: "connection nope not found on " + ws + "contoso-health (it has pe-app-fhir.5c1d6e2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f, pe-unknown."},
+		{name: "unknown target said briefly", args: []string{"--policy", "../examples/policy.yaml", "--sandbox", scenario, ws + "nows/privateEndpointConnections/x"},
+			wantCode: 1, wantStderr: "target " + ws + "nows of the connection does not exist (ARM answered HTTP 404 ResourceNotFound)\n"},
+		{name: "check needs one file", args: nil, wantCode: 2, wantStderr: "needs one policy FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"policy", "explain"}, tt.args...)
+			if tt.args == nil {
+				args = []string{"policy", "check", "a.yaml", "b.yaml"}
+			}
+			var stdout, stderr bytes.Buffer
+			if got := run(args, &stdout, &stderr); got != tt.wantCode {
+				t.Fatalf("exit code: got %d, want %d\nstderr: %s", got, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantStdout, stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "RESPONSE 404") {
+				t.Errorf("stderr carries the SDK's response dump:\n%s", stderr.String())
+			}
+		})
+	}
+}
