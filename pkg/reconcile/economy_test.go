@@ -73,6 +73,21 @@ func TestLinkedPeerIsNotRead(t *testing.T) {
 	if len(res.Plan.Notes) != 0 {
 		t.Errorf("notes %q, want none", res.Plan.Notes)
 	}
+	if res.Reads != 4 || res.Writes != 3 {
+		t.Errorf("reads/writes = %d/%d, want 4/3 (target, endpoint, VNet, zone links; approve, zone group, spoke link)", res.Reads, res.Writes)
+	}
+}
+
+func TestRerunOnConvergedStateReadsFourWritesNothing(t *testing.T) {
+	f := convergedWorld()
+	g := newRig(t, f, nil)
+	res, err := g.r.Handle(context.Background(), reconcileJob(jobs.SubjectEndpoint, pe1ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reads != 4 || res.Writes != 0 || len(f.writes) != 0 {
+		t.Errorf("reads/writes = %d/%d (%v), want 4/0", res.Reads, res.Writes, f.writes)
+	}
 }
 
 func TestChangeWrittenByOneJobIsNotSentByAnother(t *testing.T) {
