@@ -197,7 +197,7 @@ func (s *story) step(n int, title, event string, fn func() error) error {
 	st.ARMWrites = after.Writes + after.Deletes - before.Writes - before.Deletes
 	s.res.Steps = append(s.res.Steps, st)
 	if err != nil {
-		return fmt.Errorf("demo step %d (%s): %w", n, title, err)
+		return fmt.Errorf("demo: step %d (%s): %w", n, title, err)
 	}
 	s.p.say("%s", s.p.paint(cDim, fmt.Sprintf("step took %s, %d ARM reads, %d ARM writes", roundWall(st.Wall), st.ARMReads, st.ARMWrites)))
 	return nil
