@@ -11,7 +11,9 @@ for f in "$@"; do
   body=$(cat "$f")
   # the Functions host's Event Grid endpoint wants an array
   case "$body" in \[*) ;; *) body="[$body]";; esac
-  code=$(curl -sS -o /dev/stderr -w '%{http_code}' -X POST "$url" \
+  out=$(mktemp)
+  code=$(curl -sS -o "$out" -w '%{http_code}' -X POST "$url" \
     -H 'Content-Type: application/json' -H 'aeg-event-type: Notification' --data-binary "$body")
-  echo "$f -> HTTP $code"
+  echo "$f -> HTTP $code $(cat "$out")"
+  rm -f "$out"
 done

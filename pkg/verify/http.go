@@ -136,7 +136,11 @@ func requestFailure(url string, err error) CheckResult {
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
 	var cie x509.CertificateInvalidError
+	var dnsErr *net.DNSError
 	switch {
+	case errors.As(err, &dnsErr) && (dnsErr.IsNotFound || !dnsErr.IsTimeout):
+		res.Status, res.Retryable = StatusFail, dnsErr.IsTemporary
+		res.Diagnosis = fmt.Sprintf("the host name %s did not resolve (%s): no request was sent; see the DNS check", dnsErr.Name, dnsErr.Err)
 	case isTimeout(err):
 		res.Status, res.Retryable = StatusRetry, true
 		res.Diagnosis = "no answer in time: the address is not reachable from here (NSG or route blocking the private endpoint's IP, connection not approved yet, or a public address with outbound traffic blocked)"

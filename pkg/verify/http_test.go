@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"crypto/x509"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,4 +138,19 @@ func TestPublicProbe(t *testing.T) {
 			assertCheck(t, got, tc.wantStatus, tc.wantRetryable, "GET "+srv.URL+tc.path, tc.wantDiagnosis)
 		})
 	}
+}
+
+func TestMetadataCheckNameDidNotResolve(t *testing.T) {
+	v := &Verifier{
+		Timeout: 2 * time.Second,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return nil, &net.DNSError{Err: "no such host", Name: "nosuch.azurehealthcareapis.com", IsNotFound: true}
+		},
+	}
+	rep := v.Run(context.Background(), Subject{MetadataURL: "https://nosuch.azurehealthcareapis.com/metadata"})
+	if len(rep.Checks) != 1 {
+		t.Fatalf("got %d checks, want only the HTTP check: %+v", len(rep.Checks), rep.Checks)
+	}
+	// Not "refused or reset": nothing was contacted, the name did not resolve.
+	assertCheck(t, rep.Checks[0], StatusFail, false, "no such host", []string{"did not resolve", "nosuch.azurehealthcareapis.com", "no request was sent"})
 }
