@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -10,7 +11,27 @@ import (
 
 // validate checks a resource body's identity and the fields the sandbox
 // relies on. It returns the offending field and what is wrong, or "".
+// resourceKeys are the top-level keys an ARM resource (as GET or
+// `az resource show` prints it) may carry. Anything else is almost always a
+// typo ("propertes") that would silently empty the resource.
+var resourceKeys = map[string]bool{
+	"id": true, "name": true, "type": true, "location": true, "tags": true, "etag": true,
+	"properties": true, "kind": true, "sku": true, "identity": true, "systemData": true,
+	"zones": true, "extendedLocation": true, "managedBy": true, "plan": true,
+	"resourceGroup": true, "createdTime": true, "changedTime": true, "provisioningState": true,
+}
+
 func validate(m map[string]any) (field, msg string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !resourceKeys[k] {
+			return k, "unknown key for an ARM resource (expected id, name, type, location, tags, etag, properties, ...)"
+		}
+	}
 	id, ok := m["id"].(string)
 	if !ok || id == "" {
 		return "id", "missing or not a string"
