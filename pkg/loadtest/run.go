@@ -120,6 +120,11 @@ type Report struct {
 	// it ran dry again after the sweep (all expected changes made).
 	EventsDrainedSim time.Duration `json:"eventsDrainedSim"`
 	CompletionSim    time.Duration `json:"completionSim"`
+	// LastWriteSim is when the last successful ARM write was answered: the
+	// end of the work proper (what follows is reads confirming convergence:
+	// the sweep's jobs). RatioLastWrite is it over PhysicalMinSim.
+	LastWriteSim   time.Duration `json:"lastWriteSim"`
+	RatioLastWrite float64       `json:"ratioLastWrite"`
 	// PhysicalMinSim is max over subscriptions of (writes needed - 200
 	// burst) / 10 per s; ReadBoundSim the same for the reads this run made
 	// (250 burst, 25/s): a floor set by the reconciler's read pattern.
@@ -314,8 +319,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.WritesBySub, rep.ReadsBySub = limiter.BySubscription()
 	rep.PhysicalMinSim, rep.PhysicalMinSub = bound(ld.Expected.Writes(), sandbox.ARMWrites)
 	rep.ReadBoundSim, rep.ReadBoundSub = bound(rep.ReadsBySub, sandbox.ARMReads)
+	r.mu.Lock()
+	if !r.lastWrite.IsZero() {
+		rep.LastWriteSim = r.lastWrite.Sub(start)
+	}
+	r.mu.Unlock()
 	if rep.PhysicalMinSim > 0 {
 		rep.RatioToMinimum = rep.CompletionSim.Seconds() / rep.PhysicalMinSim.Seconds()
+		rep.RatioLastWrite = rep.LastWriteSim.Seconds() / rep.PhysicalMinSim.Seconds()
 	}
 	rep.DecisionsPerSecSim = perSec(rep.Decisions, rep.CompletionSim)
 	rep.DecisionsPerSecWal = perSec(rep.Decisions, workWallTook)
@@ -442,6 +453,7 @@ type runner struct {
 	rng                 *rand.Rand
 	killsLeft, dupsLeft int
 	samples             []Sample
+	lastWrite           time.Time // simulated time of the last successful write
 	peakHeap, peakSys   uint64
 	done                bool
 }
@@ -454,6 +466,9 @@ func (r *runner) float() float64 {
 
 // onWrite kills the handler whose context carries a kill switch.
 func (r *runner) onWrite(ctx context.Context) {
+	r.mu.Lock()
+	r.lastWrite = r.clock.Now()
+	r.mu.Unlock()
 	if k, ok := ctx.Value(killKey{}).(func()); ok {
 		k()
 	}

@@ -40,6 +40,7 @@ func Table(r *Report) string {
 	row("physical minimum (writes)", "sim", "%s (subscription %s: writes-200)/10 per s", r.PhysicalMinSim.Round(time.Millisecond), r.PhysicalMinSub)
 	row("read floor of this run", "sim", "%s (subscription %s: reads-250)/25 per s", r.ReadBoundSim.Round(time.Millisecond), r.ReadBoundSub)
 	row("completion / physical minimum", "sim", "%.2fx", r.RatioToMinimum)
+	row("last write (all changes made)", "sim", "%s = %.2fx the physical minimum", r.LastWriteSim.Round(time.Millisecond), r.RatioLastWrite)
 	row("queue depth", "sim", "max %d; %s", r.MaxQueueDepth, depthSeries(r.Samples, 8))
 	row("peak memory", "wall", "HeapInuse %.1f MiB, Sys %.1f MiB", float64(r.PeakHeapInuse)/(1<<20), float64(r.PeakSys)/(1<<20))
 	row("run time", "wall", "%s", r.RunWall.Round(time.Millisecond))

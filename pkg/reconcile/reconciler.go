@@ -35,9 +35,9 @@ type Config struct {
 	// apply reads the target again before an approval (default
 	// DefaultStaleAfter; negative: never).
 	StaleAfter time.Duration
-	// ExpectTTL is how long a change written by one job keeps other jobs of
-	// this Reconciler from writing it again (default DefaultExpectTTL;
-	// negative: off).
+	// ExpectTTL is how long the record of a change written by one job is
+	// kept to stop jobs that gathered before the write from sending it
+	// again (default DefaultExpectTTL; negative: expectations off).
 	ExpectTTL time.Duration
 }
 
@@ -157,8 +157,8 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 // meanwhile are reported unchanged instead of being written twice.
 //
 // Two jobs of this process never send the same change at once, and a change
-// written by one job within Config.ExpectTTL is not written again by
-// another (reported unchanged, no call): see expectations.
+// written by one job after another gathered is not written again by the
+// other (reported unchanged, no call): see expectations.
 func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered time.Time) ([]ActionResult, int, int, error) {
 	var out []ActionResult
 	var errs []error
@@ -195,14 +195,14 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 		}
 		key := changeKey(a)
 		if key != "" && r.cfg.ExpectTTL >= 0 {
-			if why := r.expect.claim(key, jobID, r.cfg.Now(), r.expectTTL()); why != "" {
+			if why := r.expect.claim(key, jobID, gathered); why != "" {
 				out = append(out, ActionResult{Action: a, Result: outcome.ResultUnchanged, Error: why})
 				continue
 			}
 		}
 		wr, err := r.write(ctx, a)
 		if key != "" && r.cfg.ExpectTTL >= 0 {
-			r.expect.release(key, err == nil, r.cfg.Now())
+			r.expect.release(key, err == nil, r.cfg.Now(), r.expectTTL())
 		}
 		ar := ActionResult{Action: a}
 		switch {
