@@ -345,11 +345,14 @@ func (g *gatherer) vnet(ctx context.Context, job jobs.Job) error {
 		return err
 	}
 	// The remote side of every peering is a candidate too: a new peering may
-	// make it match a link rule. A peer linked in every managed zone by links
-	// the autopilot does not own can get no action, so it is not read.
+	// make it match a link rule. A peer linked in every managed zone is not
+	// read: a new peering cannot make it need a link, and bringing an owned
+	// link's settings in line with a changed rule is left to the peer's own
+	// VNet jobs (a hub with hundreds of linked spokes would otherwise read
+	// every spoke on each of its peering events).
 	for _, peer := range activePeers(v) {
 		g.s.Candidates = append(g.s.Candidates, peer)
-		if linkedEverywhere(g.s, g.p, peer, true) {
+		if linkedEverywhere(g.s, g.p, peer, false) {
 			continue
 		}
 		if err := g.readVNet(ctx, peer); err != nil {
