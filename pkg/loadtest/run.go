@@ -567,14 +567,14 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 	r.mu.Lock()
 	r.rep.Deliveries++
 	r.delivered[d.Job.ID] = true
-	kill := r.killsLeft > 0 && d.DeliveryCount == 1 && r.rng.Float64() < 0.2
-	if kill {
-		r.killsLeft--
-	}
-	dup := !kill && r.dupsLeft > 0 && d.DeliveryCount == 1 && r.rng.Float64() < 0.2
+	dup := r.dupsLeft > 0 && d.DeliveryCount == 1 && r.rng.Float64() < 0.2
 	if dup {
 		r.dupsLeft--
 	}
+	// every first delivery may be killed: the kill happens at its first
+	// successful write while kills are left (a job that writes nothing, e.g.
+	// coalesced or converged, cannot be killed mid-job)
+	kill := !dup && r.killsLeft > 0 && d.DeliveryCount == 1
 	r.mu.Unlock()
 
 	hctx, cancel := context.WithCancel(ctx)
@@ -582,7 +582,19 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 	killed := false
 	if kill {
 		var once sync.Once
-		hctx = context.WithValue(hctx, killKey{}, func() { once.Do(func() { killed = true; cancel() }) })
+		hctx = context.WithValue(hctx, killKey{}, func() {
+			once.Do(func() {
+				r.mu.Lock()
+				if r.killsLeft > 0 {
+					r.killsLeft--
+					killed = true
+				}
+				r.mu.Unlock()
+				if killed {
+					cancel()
+				}
+			})
+		})
 	}
 	disp := r.rec.ProcessDelivery(hctx, d)
 	r.account(disp)
@@ -592,10 +604,6 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 		r.rep.Killed++
 		r.mu.Unlock()
 		return nil
-	} else if kill {
-		r.mu.Lock()
-		r.killsLeft++ // it made no write: kill another one
-		r.mu.Unlock()
 	}
 	if dup {
 		// the settlement is lost: the same message is delivered again
