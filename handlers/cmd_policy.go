@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/policy"
@@ -195,129 +194,19 @@ func runPolicyExplain(args []string, stdout, stderr io.Writer) int {
 }
 
 // explanation is what `policy explain` reports about one connection.
-type explanation struct {
-	Policy       string                `json:"policy"`
-	PolicyDigest string                `json:"policyDigest"`
-	Mode         policy.Mode           `json:"mode"`
-	Connection   core.Connection       `json:"connection"`
-	Target       string                `json:"target"`
-	TargetKind   core.TargetKind       `json:"targetKind"`
-	Governed     bool                  `json:"governed"`
-	Endpoint     string                `json:"endpoint"`
-	Readable     bool                  `json:"endpointReadable"`
-	EndpointNote string                `json:"endpointNote,omitempty"`
-	VNet         string                `json:"vnet,omitempty"`
-	VNetPrefixes []string              `json:"vnetAddressPrefixes,omitempty"`
-	VNetNote     string                `json:"vnetNote,omitempty"`
-	Rules        []policy.RuleOutcome  `json:"rules"`
-	Decision     policy.Decision       `json:"decision"`
-	DecisionErr  string                `json:"decisionError,omitempty"`
-	Links        []policy.LinkDecision `json:"links,omitempty"`
-}
+// explanation is what `policy explain` prints: autopilot.Explain's answer,
+// shared with the API's /api/evaluate.
+type explanation = autopilot.Explanation
 
 // explainConnection reads a connection, its target, endpoint and VNet
 // through r (any core.Reader: the sandbox or Azure) and evaluates the policy
-// on them. An endpoint or VNet that cannot be read (403, 404) is reported
-// unreadable, as the reconciler would see it; other read failures are
-// errors, since a guess would mislead.
+// on them (see autopilot.Explain).
 func explainConnection(ctx context.Context, r core.Reader, p *policy.Policy, connID string) (*explanation, error) {
-	targetID := core.ParentOf(connID)
-	if targetID == "" || !strings.Contains(strings.ToLower(connID), "/privateendpointconnections/") {
-		return nil, fmt.Errorf("%q is not a private endpoint connection id (.../workspaces/NAME/privateEndpointConnections/NAME)", connID)
-	}
-	t, err := r.GetTarget(ctx, targetID)
+	ex, err := autopilot.Explain(ctx, r, p, connID)
 	if err != nil {
-		if core.IsNotFound(err) {
-			return nil, fmt.Errorf("target %s of the connection does not exist (ARM answered %s)", targetID, briefARM(err))
-		}
-		return nil, fmt.Errorf("read target of %s: %w", connID, err)
+		return nil, err
 	}
-	ex := &explanation{Policy: p.Source(), PolicyDigest: p.Digest(), Mode: p.Mode(),
-		Target: t.ID, TargetKind: t.Kind, Governed: p.GovernsTarget(t)}
-	found := false
-	for _, c := range t.Connections {
-		if core.SameID(c.ID, connID) || (c.ID == "" && strings.EqualFold(c.Name, core.NameOf(connID))) {
-			ex.Connection, found = c, true
-			break
-		}
-	}
-	if !found {
-		names := make([]string, 0, len(t.Connections))
-		for _, c := range t.Connections {
-			names = append(names, c.Name)
-		}
-		have := "it has none"
-		if len(names) > 0 {
-			have = "it has " + strings.Join(names, ", ")
-		}
-		return nil, fmt.Errorf("connection %s not found on %s (%s)", core.NameOf(connID), t.ID, have)
-	}
-	if ex.Connection.TargetID == "" {
-		ex.Connection.TargetID = t.ID
-	}
-	in := policy.ConnectionInput{Target: t, Connection: ex.Connection}
-	ex.Endpoint = ex.Connection.PrivateEndpointID
-	if ex.Endpoint == "" {
-		ex.EndpointNote = "the connection names no private endpoint"
-	} else if ep, err := r.GetEndpoint(ctx, ex.Endpoint); err != nil {
-		if !unreadable(err) {
-			return nil, fmt.Errorf("read endpoint %s: %w", ex.Endpoint, err)
-		}
-		ex.EndpointNote = unreadableNote(err)
-	} else {
-		in.Endpoint, in.EndpointReadable, ex.Readable = &ep, true, true
-		ex.VNet = ep.VNetID
-		if ep.VNetID != "" {
-			v, err := r.GetVNet(ctx, ep.VNetID)
-			switch {
-			case err == nil:
-				in.EndpointVNet, ex.VNetPrefixes = &v, v.AddressPrefixes
-			case unreadable(err):
-				ex.VNetNote = unreadableNote(err)
-			default:
-				return nil, fmt.Errorf("read vnet %s: %w", ep.VNetID, err)
-			}
-		}
-	}
-	ex.Rules = p.Explain(in)
-	ex.Decision, err = p.DecideConnection(in)
-	if err != nil {
-		ex.DecisionErr = err.Error()
-	}
-	if in.EndpointVNet != nil && ex.Decision.Action == policy.ActionApprove {
-		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true})
-	}
-	return ex, nil
-}
-
-// briefARM says in a few words how ARM answered: "HTTP 404
-// ResourceNotFound", without the SDK's multi-line response dump.
-func briefARM(err error) string {
-	var e *core.Error
-	if errors.As(err, &e) && e.StatusCode != 0 {
-		return strings.TrimSpace(fmt.Sprintf("HTTP %d %s", e.StatusCode, e.Code))
-	}
-	return err.Error()
-}
-
-// unreadableNote says why a resource could not be read, e.g.
-// "unreadable: get endpoint: HTTP 403 AuthorizationFailed".
-func unreadableNote(err error) string {
-	var e *core.Error
-	if errors.As(err, &e) && e.StatusCode != 0 {
-		return "unreadable: " + e.Op + ": " + briefARM(err)
-	}
-	return "unreadable: " + err.Error()
-}
-
-// unreadable reports whether a read failed because the caller may not see
-// the resource (cross-tenant 403) or it does not exist.
-func unreadable(err error) bool {
-	if core.IsNotFound(err) {
-		return true
-	}
-	var e *core.Error
-	return errors.As(err, &e) && (e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized)
+	return &ex, nil
 }
 
 func printExplanation(w io.Writer, ex *explanation) {
@@ -330,7 +219,7 @@ func printExplanation(w io.Writer, ex *explanation) {
 	}
 	fmt.Fprintf(tw, "target\t%s (%s, %s)\n", ex.Target, ex.TargetKind, gov)
 	ep := ex.Endpoint
-	if ex.Readable {
+	if ex.EndpointReadable {
 		ep += " (readable)"
 	} else {
 		ep += " (" + ex.EndpointNote + ")"
@@ -360,8 +249,8 @@ func printExplanation(w io.Writer, ex *explanation) {
 
 	d := ex.Decision
 	fmt.Fprintln(w)
-	if ex.DecisionErr != "" {
-		fmt.Fprintf(w, "decision: none: %s\n", ex.DecisionErr)
+	if ex.DecisionError != "" {
+		fmt.Fprintf(w, "decision: none: %s\n", ex.DecisionError)
 		return
 	}
 	by := "the default"

@@ -141,7 +141,7 @@ func TestExplainConnection(t *testing.T) {
 			wantAction: policy.ActionPending, wantRule: "unreadable-needs-review",
 			wantText: []string{"unreadable: get endpoint", "HTTP 403 AuthorizationFailed", "reject-unknown-subscriptions", "matched  <= decides", `decision: pending by rule "unreadable-needs-review"`},
 		},
-		{name: "unknown connection", connID: ws + "/privateEndpointConnections/nope", wantErr: "connection nope not found"},
+		{name: "unknown connection", connID: ws + "/privateEndpointConnections/nope", wantErr: "connection nope is not on"},
 		{name: "not a connection id", connID: ws, wantErr: "is not a private endpoint connection id"},
 		{name: "transient vnet read failure is an error, not a guess", connID: ws + "/privateEndpointConnections/pe-flaky.3", wantErr: "read vnet"},
 	}
@@ -264,7 +264,7 @@ func TestPolicyExplainUserErrors(t *testing.T) {
 		{name: "flags after the connection id", args: []string{"--policy", "../examples/policy.yaml", "--sandbox", scenario, ws + "contoso-health/privateEndpointConnections/pe-app-fhir.5c1d6e2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f", "--json"},
 			wantStdout: `"rule": "allow-app-subscriptions"`},
 		{name: "unknown connection lists the target's", args: []string{"--policy", "../examples/policy.yaml", "--sandbox", scenario, ws + "contoso-health/privateEndpointConnections/nope"},
-			wantCode: 1, wantStderr: "connection nope not found on " + ws + "contoso-health (it has pe-app-fhir.5c1d6e2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f, pe-unknown."},
+			wantCode: 1, wantStderr: "connection nope is not on " + ws + "contoso-health (it has pe-app-fhir.5c1d6e2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f, pe-unknown."},
 		{name: "unknown target said briefly", args: []string{"--policy", "../examples/policy.yaml", "--sandbox", scenario, ws + "nows/privateEndpointConnections/x"},
 			wantCode: 1, wantStderr: "target " + ws + "nows of the connection does not exist (ARM answered HTTP 404 ResourceNotFound)\n"},
 		{name: "check needs one file", args: nil, wantCode: 2, wantStderr: "needs one policy FILE"},

@@ -13,9 +13,10 @@ import (
 	"github.com/plautopilot/autopilot/pkg/reconcile"
 )
 
-// EvaluateResult is the dry run of one connection: what the policy decides
-// and why, and the plan the reconciler would apply to its target now.
-type EvaluateResult struct {
+// Explanation is how the policy decides one connection, and why: what was
+// read (target, endpoint, VNet, or why they could not be read) and every
+// connection rule's outcome. `handler policy explain` prints it.
+type Explanation struct {
 	Policy       string          `json:"policy"`
 	PolicyDigest string          `json:"policyDigest"`
 	Mode         policy.Mode     `json:"mode"`
@@ -35,6 +36,12 @@ type EvaluateResult struct {
 	DecisionError    string                `json:"decisionError,omitempty"`
 	Rules            []policy.RuleOutcome  `json:"rules"`
 	Links            []policy.LinkDecision `json:"links,omitempty"`
+}
+
+// EvaluateResult is the dry run of one connection: the Explanation, and the
+// plan the reconciler would apply to its target now.
+type EvaluateResult struct {
+	Explanation
 	// Plan is what reconciling the connection's target would do now; it is
 	// not applied. Reads counts the ARM reads the dry run made for it.
 	Plan      reconcile.Plan `json:"plan"`
@@ -46,14 +53,57 @@ type EvaluateResult struct {
 // sends no job. Errors wrap ErrInvalid for an id that is not a connection
 // id and ErrNotFound when the target or connection does not exist.
 func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateResult, error) {
-	var ex EvaluateResult
+	exp, err := Explain(ctx, s.cfg.ARM, s.cfg.Policy, connectionID)
+	ex := EvaluateResult{Explanation: exp}
+	if err != nil {
+		return ex, err
+	}
+	job := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, exp.Target, "evaluate")
+	job.Reason = "dry run through the API"
+	job.Created = s.now()
+	plan, reads, err := s.rec.Plan(ctx, job)
+	if err != nil {
+		return ex, fmt.Errorf("plan %s: %w", exp.Target, err)
+	}
+	ex.Plan, ex.PlanReads = plan, reads
+	s.c.evaluations.Add(1)
+	return ex, nil
+}
+
+// unreadableNote says why a resource could not be read, e.g.
+// "unreadable: get endpoint: HTTP 403 AuthorizationFailed".
+func unreadableNote(err error) string {
+	var e *core.Error
+	if errors.As(err, &e) && e.StatusCode != 0 {
+		return "unreadable: " + e.Op + ": " + briefARM(err)
+	}
+	return "unreadable: " + err.Error()
+}
+
+// unreadable reports whether a read failed because the caller may not see
+// the resource (cross-tenant 403) or it does not exist.
+func unreadable(err error) bool {
+	if core.IsNotFound(err) {
+		return true
+	}
+	var ce *core.Error
+	return errors.As(err, &ce) && (ce.StatusCode == http.StatusForbidden || ce.StatusCode == http.StatusUnauthorized)
+}
+
+// Explain reads a connection, its target, endpoint and VNet through r (any
+// core.Reader: Azure or the sandbox) and evaluates the policy on them. An
+// endpoint or VNet that cannot be read (403, 404) is reported unreadable, as
+// the reconciler would see it; other read failures are errors, since a guess
+// would mislead. Errors wrap ErrInvalid for an id that is not a connection
+// id and ErrNotFound when the target or connection does not exist.
+func Explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID string) (Explanation, error) {
+	var ex Explanation
 	connectionID = strings.TrimSpace(connectionID)
 	targetID := core.ParentOf(connectionID)
 	if !strings.HasPrefix(connectionID, "/subscriptions/") || targetID == "" ||
 		!strings.Contains(strings.ToLower(connectionID), "/privateendpointconnections/") {
 		return ex, fmt.Errorf("%w: %q is not a private endpoint connection id (.../workspaces/NAME/privateEndpointConnections/NAME)", ErrInvalid, connectionID)
 	}
-	r, p := s.cfg.ARM, s.cfg.Policy
 	t, err := r.GetTarget(ctx, targetID)
 	if err != nil {
 		if core.IsNotFound(err) {
@@ -61,7 +111,7 @@ func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateRe
 		}
 		return ex, fmt.Errorf("read target %s: %w", targetID, err)
 	}
-	ex = EvaluateResult{Policy: p.Source(), PolicyDigest: p.Digest(), Mode: p.Mode(),
+	ex = Explanation{Policy: p.Source(), PolicyDigest: p.Digest(), Mode: p.Mode(),
 		Target: t.ID, TargetKind: t.Kind, Governed: p.GovernsTarget(t)}
 	found := false
 	for _, c := range t.Connections {
@@ -115,34 +165,5 @@ func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateRe
 	if in.EndpointVNet != nil && ex.Decision.Action == policy.ActionApprove {
 		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true})
 	}
-	job := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, t.ID, "evaluate")
-	job.Reason = "dry run through the API"
-	job.Created = s.now()
-	plan, reads, err := s.rec.Plan(ctx, job)
-	if err != nil {
-		return ex, fmt.Errorf("plan %s: %w", t.ID, err)
-	}
-	ex.Plan, ex.PlanReads = plan, reads
-	s.c.evaluations.Add(1)
 	return ex, nil
-}
-
-// unreadableNote says why a resource could not be read, e.g.
-// "unreadable: get endpoint: HTTP 403 AuthorizationFailed".
-func unreadableNote(err error) string {
-	var e *core.Error
-	if errors.As(err, &e) && e.StatusCode != 0 {
-		return "unreadable: " + e.Op + ": " + briefARM(err)
-	}
-	return "unreadable: " + err.Error()
-}
-
-// unreadable reports whether a read failed because the caller may not see
-// the resource (cross-tenant 403) or it does not exist.
-func unreadable(err error) bool {
-	if core.IsNotFound(err) {
-		return true
-	}
-	var ce *core.Error
-	return errors.As(err, &ce) && (ce.StatusCode == http.StatusForbidden || ce.StatusCode == http.StatusUnauthorized)
 }
