@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -146,5 +147,61 @@ func TestCoalescerSkipsJobsCoveredByALaterSuccessfulRun(t *testing.T) {
 	}
 	if d := r.ProcessDelivery(ctx, job("e3", t0.Add(500*time.Millisecond))); d.Reason == ReasonCoalesced {
 		t.Errorf("job created after the run started was coalesced: %+v", d)
+	}
+}
+
+// hubWithSpokes gives the hub n more unlinked spokes peered with it.
+func hubWithSpokes(n int) *fakeARM {
+	f := world()
+	hub := f.vnets[core.IDKey(hubVNet)]
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/extra%d", subSpoke, i)
+		f.vnets[core.IDKey(id)] = core.VNet{ID: id, Name: fmt.Sprintf("extra%d", i), SubscriptionID: subSpoke,
+			Peerings: []core.Peering{{Name: "to-hub", RemoteVNetID: hubVNet, State: "Connected"}}}
+		hub.Peerings = append(hub.Peerings, core.Peering{Name: fmt.Sprintf("to-extra%d", i), RemoteVNetID: id, State: "Connected"})
+	}
+	f.vnets[core.IDKey(hubVNet)] = hub
+	return f
+}
+
+func TestHubWithManyUnlinkedPeersFansOutOneJobPerPeer(t *testing.T) {
+	f := hubWithSpokes(PeerFanOut) // spoke1 + PeerFanOut extras: one more than one job reads
+	g := newRig(t, f, nil)
+	res, err := g.r.Handle(context.Background(), reconcileJob(jobs.SubjectVNet, hubVNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fanned := map[string]bool{}
+	for _, j := range g.jobs.sent {
+		if j.Subject == jobs.SubjectVNet && j.Kind == jobs.KindReconcile {
+			fanned[core.IDKey(j.TargetID)] = true
+		}
+	}
+	if len(fanned) != PeerFanOut+1 || !fanned[core.IDKey(spokeVNet)] {
+		t.Errorf("fanned out %d VNet jobs (%v), want one per unlinked peer (%d, spoke1 among them)", len(fanned), fanned, PeerFanOut+1)
+	}
+	for id := range f.vnets {
+		if id != core.IDKey(hubVNet) && f.reads["GetVNet|"+id] != 0 {
+			t.Errorf("the hub job read peer %s; fanned-out peers are read by their own jobs", id)
+		}
+	}
+	if len(res.Plan.Changes()) != 0 {
+		t.Errorf("hub job planned changes %v; its peers' links belong to their own jobs", summary(res.Plan))
+	}
+}
+
+func TestHubWithFewUnlinkedPeersReadsThemItself(t *testing.T) {
+	f := hubWithSpokes(PeerFanOut - 1) // exactly PeerFanOut peers in all
+	g := newRig(t, f, nil)
+	if _, err := g.r.Handle(context.Background(), reconcileJob(jobs.SubjectVNet, hubVNet)); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range g.jobs.sent {
+		if j.Subject == jobs.SubjectVNet {
+			t.Fatalf("sent VNet job %s for a hub with only %d peers; want them read in this job", j.TargetID, PeerFanOut)
+		}
+	}
+	if n := f.reads["GetVNet|"+core.IDKey(spokeVNet)]; n != 1 {
+		t.Errorf("read spoke1 %d times, want 1", n)
 	}
 }

@@ -350,13 +350,26 @@ func (g *gatherer) vnet(ctx context.Context, job jobs.Job) error {
 	// link's settings in line with a changed rule is left to the peer's own
 	// VNet jobs (a hub with hundreds of linked spokes would otherwise read
 	// every spoke on each of its peering events).
+	var unread []string
 	for _, peer := range activePeers(v) {
-		g.s.Candidates = append(g.s.Candidates, peer)
 		if linkedEverywhere(g.s, g.p, peer, false) {
+			g.s.Candidates = append(g.s.Candidates, peer)
 			continue
 		}
-		if err := g.readVNet(ctx, peer); err != nil {
-			return err
+		unread = append(unread, peer)
+	}
+	// A hub with many peers to look at: each of them gets a reconcile job of
+	// its own instead, so their reads and writes run in parallel across
+	// workers and this job stays short (well inside the message lock and the
+	// function timeout) however many spokes the hub has.
+	if len(unread) > PeerFanOut {
+		g.s.FanOutVNets = unread
+	} else {
+		for _, peer := range unread {
+			g.s.Candidates = append(g.s.Candidates, peer)
+			if err := g.readVNet(ctx, peer); err != nil {
+				return err
+			}
 		}
 	}
 	// A peering written next to an endpoint's VNet must get the peer linked

@@ -185,6 +185,9 @@ type State struct {
 	// FollowUpTargets get a follow-up reconcile job (VNet peering and zone
 	// drift jobs: the endpoints behind them may need links restored).
 	FollowUpTargets []string `json:"followUpTargets,omitempty"`
+	// FanOutVNets are peers of the job's VNet that get a reconcile job of
+	// their own (more than PeerFanOut of them needed reading).
+	FanOutVNets []string `json:"fanOutVnets,omitempty"`
 	// Notes gathered while reading (unreadable targets and peers).
 	Notes []string `json:"notes,omitempty"`
 }
@@ -288,6 +291,11 @@ func appendApproved(list []approvedEndpoint, seen map[string]bool, endpointID, t
 // window closes.
 const FollowUpWindow = 30 * time.Second
 
+// PeerFanOut is how many peers of a VNet one job reads and links itself;
+// beyond it (a hub after a landing-zone rollout) each peer that needs a look
+// gets its own reconcile job.
+const PeerFanOut = 8
+
 // ComputePlan decides what to do about the gathered state. It does no I/O
 // and reads no clock: the same state and policy always give the same plan.
 // (It is not named Plan because the type is.)
@@ -365,6 +373,14 @@ func ComputePlan(s State, p Policy) Plan {
 			NotBefore: window.Add(FollowUpWindow), Created: s.Now}
 		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: tid, Target: tid,
 			Reason: "endpoints of this target may need their VNet links restored", Job: &j})
+	}
+	for _, vid := range s.FanOutVNets {
+		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectVNet, vid, "fanout:"+window.Format(time.RFC3339)),
+			Kind: jobs.KindReconcile, Subject: jobs.SubjectVNet, TargetID: vid, Attempt: 1,
+			CorrelationID: s.Job.CorrelationID, Reason: fmt.Sprintf("peer of %s, fanned out by %s job %s", core.NameOf(s.Job.SubjectID), s.Job.Subject, s.Job.ID),
+			Created: s.Now}
+		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: vid, Target: vid,
+			Reason: "peer of " + core.NameOf(s.Job.SubjectID) + ", which has too many peers to read in one job: reconciled in its own job", Job: &j})
 	}
 	b.scheduleVerify()
 	return pl
