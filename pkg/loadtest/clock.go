@@ -143,3 +143,35 @@ func (h *sleepHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// Parallel runs fs concurrently as participants and returns when all have
+// finished. The calling participant does not count as running meanwhile (it
+// only waits), and the last function to finish hands its slot back to the
+// caller under the lock, so simulated time cannot slip forward between the
+// children ending and the caller going on. The reconciler's gather step uses
+// it (reconcile.Config.Parallel) for its concurrent reads.
+func (c *SimClock) Parallel(fs ...func()) {
+	if len(fs) == 0 {
+		return
+	}
+	done := make(chan struct{})
+	c.mu.Lock()
+	left := len(fs)
+	c.running += len(fs) - 1 // the children run; the caller waits
+	c.mu.Unlock()
+	for _, f := range fs {
+		go func() {
+			f()
+			c.mu.Lock()
+			left--
+			if left == 0 {
+				close(done) // this child's running slot becomes the caller's
+			} else {
+				c.running--
+				c.advance()
+			}
+			c.mu.Unlock()
+		}()
+	}
+	<-done
+}

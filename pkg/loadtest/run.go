@@ -250,7 +250,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	limiter.OnWrite = r.onWrite
 	rec, err := reconcile.New(reconcile.Config{Reader: client, Writer: client, Policy: pol, Jobs: send, Sink: sink,
-		Now: clock.Now, Log: o.Log, Backoff: reconcile.Backoff{Rand: r.float}, Coalesce: coalescer})
+		Now: clock.Now, Log: o.Log, Backoff: reconcile.Backoff{Rand: r.float}, Coalesce: coalescer, Parallel: clock.Parallel})
 	if err != nil {
 		return nil, err
 	}

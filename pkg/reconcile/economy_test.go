@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,5 +204,59 @@ func TestHubWithFewUnlinkedPeersReadsThemItself(t *testing.T) {
 	}
 	if n := f.reads["GetVNet|"+core.IDKey(spokeVNet)]; n != 1 {
 		t.Errorf("read spoke1 %d times, want 1", n)
+	}
+}
+
+func TestTargetWithManyConnectionsPrefetchesEndpointsConcurrentlyReadingEachOnce(t *testing.T) {
+	f := world()
+	ws := f.targets[core.IDKey(wsID)]
+	ws.Connections = nil
+	const n = 12
+	for i := 0; i < n; i++ {
+		pe := fmt.Sprintf("/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe%d", subSpoke, i)
+		vn := fmt.Sprintf("/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet%d", subSpoke, i)
+		ws.Connections = append(ws.Connections, core.Connection{ID: fmt.Sprintf("%s/privateEndpointConnections/pe%d.c", wsID, i),
+			Name: fmt.Sprintf("pe%d.c", i), TargetID: wsID, PrivateEndpointID: pe, Status: core.StatusPending})
+		f.endpoints[core.IDKey(pe)] = core.Endpoint{ID: pe, Name: fmt.Sprintf("pe%d", i), SubscriptionID: subSpoke, VNetID: vn}
+		f.vnets[core.IDKey(vn)] = core.VNet{ID: vn, Name: fmt.Sprintf("vnet%d", i), SubscriptionID: subSpoke, AddressPrefixes: []string{"10.1.0.0/16"}}
+	}
+	f.targets[core.IDKey(wsID)] = ws
+
+	var mu sync.Mutex
+	var batches []int
+	g := newRig(t, f, nil)
+	r, err := New(Config{Reader: f, Writer: f, Policy: g.pol, Jobs: g.jobs, Sink: g.sink,
+		Now: func() time.Time { return t0 }, Log: zerolog.Nop(),
+		Parallel: func(fs ...func()) {
+			mu.Lock()
+			batches = append(batches, len(fs))
+			mu.Unlock()
+			runParallel(fs...)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Handle(context.Background(), reconcileJob(jobs.SubjectTarget, wsID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 2 || batches[0] != PrefetchConcurrency || batches[1] != PrefetchConcurrency {
+		t.Errorf("parallel batches %v, want two (endpoints, then VNets) of %d readers", batches, PrefetchConcurrency)
+	}
+	for i := 0; i < n; i++ {
+		pe := fmt.Sprintf("/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe%d", subSpoke, i)
+		vn := fmt.Sprintf("/subscriptions/%s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet%d", subSpoke, i)
+		if f.reads["GetEndpoint|"+core.IDKey(pe)] != 1 || f.reads["GetVNet|"+core.IDKey(vn)] != 1 {
+			t.Errorf("pe%d read %d times, its VNet %d times; want each once", i, f.reads["GetEndpoint|"+core.IDKey(pe)], f.reads["GetVNet|"+core.IDKey(vn)])
+		}
+	}
+	approved := 0
+	for _, a := range res.Plan.Changes() {
+		if a.Kind == KindApprove {
+			approved++
+		}
+	}
+	if approved != n {
+		t.Errorf("approved %d of %d pending connections", approved, n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -14,6 +15,7 @@ import (
 // read at most once per job, and every call that reached ARM is counted.
 type memo struct {
 	r     core.Reader
+	mu    sync.Mutex // reads may run concurrently (prefetch)
 	reads int
 	cache map[string]memoEntry
 }
@@ -27,13 +29,18 @@ func newMemo(r core.Reader) *memo { return &memo{r: r, cache: map[string]memoEnt
 
 func cached[T any](m *memo, op, id string, read func() (T, error)) (T, error) {
 	k := op + "|" + core.IDKey(id)
+	m.mu.Lock()
 	if e, ok := m.cache[k]; ok {
+		m.mu.Unlock()
 		v, _ := e.v.(T)
 		return v, e.err
 	}
 	m.reads++
+	m.mu.Unlock()
 	v, err := read()
+	m.mu.Lock()
 	m.cache[k] = memoEntry{v: v, err: err}
+	m.mu.Unlock()
 	return v, err
 }
 
@@ -101,14 +108,56 @@ func unreadable(err error) (bool, string) {
 
 // gatherer collects the State for one job.
 type gatherer struct {
-	m   *memo
-	p   Policy
-	s   State
-	now time.Time
+	m        *memo
+	p        Policy
+	s        State
+	now      time.Time
+	parallel func(fs ...func())
 }
 
-func gather(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time.Time) (State, int, error) {
-	g := &gatherer{m: newMemo(r), p: p, now: now}
+// PrefetchConcurrency bounds the concurrent reads of one job's prefetch.
+const PrefetchConcurrency = 8
+
+// runParallel runs fs concurrently and waits for all: the default of
+// Config.Parallel.
+func runParallel(fs ...func()) {
+	var wg sync.WaitGroup
+	for _, f := range fs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
+	wg.Wait()
+}
+
+// prefetch reads the resources with the given ids through read, at most
+// PrefetchConcurrency at a time, into the memo; errors stay in the memo for
+// the sequential pass to judge, exactly as if it had read them itself. A
+// target with dozens of connections is then gathered in the time of a few
+// reads rather than one read after another.
+func (g *gatherer) prefetch(ctx context.Context, ids []string, read func(context.Context, string)) {
+	if len(ids) < 2 {
+		return
+	}
+	n := min(PrefetchConcurrency, len(ids))
+	fs := make([]func(), n)
+	for i := range n {
+		fs[i] = func() {
+			for j := i; j < len(ids); j += n {
+				read(ctx, ids[j])
+			}
+		}
+	}
+	g.parallel(fs...)
+}
+
+func gather(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time.Time, parallel func(fs ...func())) (State, int, error) {
+	if parallel == nil {
+		parallel = runParallel
+	}
+	g := &gatherer{m: newMemo(r), p: p, now: now, parallel: parallel}
 	g.s = State{
 		Job: JobInfo{ID: job.ID, Subject: job.Subject, SubjectID: job.TargetID, CorrelationID: job.CorrelationID,
 			Reason: job.Reason, Deleted: job.Deleted, Actor: job.Actor},
@@ -195,6 +244,34 @@ func isTargetID(id string) bool {
 // Approved connections needs (endpoints and their VNets), then what the DNS
 // flow of the endpoints that end up approved needs (peers, zone links).
 func (g *gatherer) connections(ctx context.Context) error {
+	// Prefetch the endpoints, then their VNets, concurrently; the pass below
+	// finds them in the memo.
+	var eps []string
+	for _, t := range g.s.Targets {
+		if !g.p.GovernsTarget(t) {
+			continue
+		}
+		for _, c := range t.Connections {
+			if c.PrivateEndpointID == "" || (g.s.OnlyEndpoint != "" && !core.SameID(c.PrivateEndpointID, g.s.OnlyEndpoint)) {
+				continue
+			}
+			if c.Status == core.StatusPending || c.Status == core.StatusApproved {
+				if _, done := g.s.Endpoint(c.PrivateEndpointID); !done {
+					eps = append(eps, c.PrivateEndpointID)
+				}
+			}
+		}
+	}
+	g.prefetch(ctx, eps, func(ctx context.Context, id string) { _, _ = g.m.endpoint(ctx, id) })
+	var vns []string
+	seen := map[string]bool{}
+	for _, id := range eps {
+		if ep, err := g.m.endpoint(ctx, id); err == nil && ep.VNetID != "" && !seen[core.IDKey(ep.VNetID)] {
+			seen[core.IDKey(ep.VNetID)] = true
+			vns = append(vns, ep.VNetID)
+		}
+	}
+	g.prefetch(ctx, vns, func(ctx context.Context, id string) { _, _ = g.m.vnet(ctx, id) })
 	for _, t := range g.s.Targets {
 		if !g.p.GovernsTarget(t) {
 			continue

@@ -31,6 +31,11 @@ type Config struct {
 	// successful reconcile of the same subject and defers jobs whose subject
 	// is being reconciled (see Coalescer). Nil: every job runs.
 	Coalesce *Coalescer
+	// Parallel runs the gather step's concurrent reads (at most
+	// PrefetchConcurrency functions) and returns when all have; nil runs
+	// them on goroutines. A simulated clock passes its own, so that the
+	// readers count as its participants.
+	Parallel func(fs ...func())
 	// StaleAfter is the age of a target's gathered connections after which
 	// apply reads the target again before an approval (default
 	// DefaultStaleAfter; negative: never).
@@ -92,7 +97,7 @@ type Result struct {
 
 // Plan gathers and plans a job without applying anything (dry run).
 func (r *Reconciler) Plan(ctx context.Context, job jobs.Job) (Plan, int, error) {
-	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now())
+	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now(), r.cfg.Parallel)
 	if err != nil {
 		return Plan{}, reads, err
 	}
@@ -110,7 +115,7 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 		return Result{}, &core.Error{Class: core.Fatal, Op: "reconcile", ResourceID: job.TargetID,
 			Err: fmt.Errorf("job %s is a %q job, want %q", job.ID, job.Kind, jobs.KindReconcile)}
 	}
-	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now())
+	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now(), r.cfg.Parallel)
 	res := Result{Reads: reads}
 	if err != nil {
 		log.Warn().Err(err).Str("class", string(core.ClassOf(err))).Int("reads", reads).Msg("gather failed")
