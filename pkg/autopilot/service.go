@@ -127,8 +127,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.sink = outcome.Multi{s.mem, sink}
 	s.jobs = router{reconcile: cfg.Reconcile, verify: cfg.Verify}
+	// The coalescer skips reconcile jobs a later successful run of the same
+	// subject already covered, and defers jobs whose subject another worker
+	// of this process is reconciling (per process: under Functions scale-out
+	// each instance coalesces its own deliveries).
 	rec, err := reconcile.New(reconcile.Config{Reader: cfg.ARM, Writer: cfg.ARM, Policy: cfg.Policy, Jobs: s.jobs,
-		Sink: s.sink, Now: s.now, Log: cfg.Log, Backoff: cfg.Backoff})
+		Sink: s.sink, Now: s.now, Log: cfg.Log, Backoff: cfg.Backoff, Coalesce: reconcile.NewCoalescer()})
 	if err != nil {
 		return nil, fmt.Errorf("autopilot: %w", err)
 	}

@@ -17,13 +17,14 @@ const (
 	// sent for; the job completes without reading anything.
 	ReasonCoalesced = "Coalesced"
 	// ReasonDeferred: another worker of this process is reconciling the
-	// same subject; the job is retried after Coalescer.DeferBy.
+	// same subject; a copy of the job runs after Coalescer.DeferBy.
 	ReasonDeferred = "Deferred"
 )
 
 // DefaultDeferBy is how long a job waits while its subject is reconciled
-// by another worker.
-const DefaultDeferBy = 10 * time.Second
+// by another worker. Short: a deferred job costs a queue round trip and no
+// ARM call, while a long wait leaves a converged queue busy for nothing.
+const DefaultDeferBy = 4 * time.Second
 
 // Coalescer is the work-queue deduplication of a level-triggered
 // controller, kept in the process that runs the workers (Config.Coalesce):
@@ -34,7 +35,8 @@ const DefaultDeferBy = 10 * time.Second
 //     without work: that reconcile read the world after the event happened,
 //     and a reconcile re-reads everything, so it covered the job;
 //   - a job whose subject is being reconciled by another worker is
-//     deferred (retried after DeferBy) rather than run concurrently.
+//     deferred (a copy with the same attempt is sent for DeferBy later and
+//     the delivery completes) rather than run concurrently.
 //
 // It is safe because coverage is decided from start times only (never from
 // a job's content), and a job is skipped only after a run that completed

@@ -260,3 +260,34 @@ func TestTargetWithManyConnectionsPrefetchesEndpointsConcurrentlyReadingEachOnce
 		t.Errorf("approved %d of %d pending connections", approved, n)
 	}
 }
+
+func TestDeferredJobKeepsItsAttemptAndComesBackLater(t *testing.T) {
+	f := world()
+	g := &rig{arm: f, pol: newFakePolicy(), jobs: &fakeSender{}, sink: outcome.NewMemorySink(100)}
+	c := NewCoalescer()
+	r, err := New(Config{Reader: f, Writer: f, Policy: g.pol, Jobs: g.jobs, Sink: g.sink, Now: func() time.Time { return t0 },
+		Log: zerolog.Nop(), Coalesce: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := reconcileJob(jobs.SubjectTarget, wsID)
+	j.Attempt, j.Created = 3, t0.Add(-time.Minute)
+	// another worker holds the subject
+	if c.admit(CoalesceKey(j), j.Created) != admitRun {
+		t.Fatal("the first admit should run")
+	}
+	d := r.ProcessDelivery(context.Background(), jobs.Delivery{Job: j, DeliveryCount: 1})
+	if d.Reason != ReasonDeferred || d.Verdict != Complete {
+		t.Fatalf("busy subject: %+v, want a deferral that completes the delivery", d)
+	}
+	if len(g.jobs.sent) != 1 {
+		t.Fatalf("sent %d jobs, want the deferred copy", len(g.jobs.sent))
+	}
+	got := g.jobs.sent[0]
+	if got.Attempt != 3 || !got.NotBefore.Equal(t0.Add(c.deferBy())) || got.ID == j.ID || !got.Created.Equal(j.Created) || got.TargetID != j.TargetID {
+		t.Errorf("deferred copy %+v; want attempt 3 kept, due %v, a new id, the original creation time", got, t0.Add(c.deferBy()))
+	}
+	if f.readTotal != 0 {
+		t.Errorf("a deferred job read ARM %d times, want 0", f.readTotal)
+	}
+}

@@ -165,8 +165,7 @@ func (r *Reconciler) ProcessDelivery(ctx context.Context, d jobs.Delivery) Dispo
 			return Disposition{Verdict: Complete, Reason: ReasonCoalesced,
 				Description: "covered by a successful reconcile of the same subject that started after the job was created"}
 		case admitBusy:
-			return Disposition{Verdict: Retry, Delay: c.deferBy(), Reason: ReasonDeferred,
-				Description: "the same subject is being reconciled"}
+			return r.deferJob(ctx, job, created, c.deferBy())
 		}
 		began = r.cfg.Now()
 	}
@@ -191,4 +190,23 @@ func (r *Reconciler) ProcessDelivery(ctx context.Context, d jobs.Delivery) Dispo
 		}
 	}
 	return disp
+}
+
+// deferJob puts a copy of a job whose subject another worker is reconciling
+// back on the queue for later, with the same attempt: waiting for a busy
+// subject is not a failure, so it must not use up the job's retries (a
+// retry would count an attempt). When the copy cannot be sent, the job is
+// retried the ordinary way, which loses nothing.
+func (r *Reconciler) deferJob(ctx context.Context, job jobs.Job, created time.Time, delay time.Duration) Disposition {
+	again := job
+	again.NotBefore = r.cfg.Now().Add(delay).UTC()
+	again.ID = jobs.NewID(job.Kind, job.Subject, job.TargetID, "defer\x00"+job.ID+"\x00"+again.NotBefore.Format(time.RFC3339Nano))
+	if again.Created.IsZero() {
+		again.Created = created
+	}
+	desc := "the same subject is being reconciled; the job runs again after " + delay.String()
+	if err := r.cfg.Jobs.Send(ctx, again); err != nil {
+		return Disposition{Verdict: Retry, Delay: delay, Reason: ReasonDeferred, Description: desc + " (as a retry: " + err.Error() + ")"}
+	}
+	return Disposition{Verdict: Complete, Reason: ReasonDeferred, Description: desc}
 }
