@@ -135,6 +135,9 @@ func (r *JobRunner) ProcessJob(ctx context.Context, job jobs.Job) JobResult {
 	attempt := max(job.Attempt, 1)
 	set := r.settings()
 	subjects, pre, gone := r.subjects(ctx, job, set)
+	for i := range subjects {
+		subjects[i].SkipMetadata = !set.ProbeMetadata
+	}
 	var rep Report
 	switch {
 	case len(pre) > 0 && len(subjects) == 0:

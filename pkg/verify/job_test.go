@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -243,6 +244,43 @@ func TestJobRunnerPassRunsEveryCheck(t *testing.T) {
 	}
 	if res.Retry {
 		t.Errorf("a pass is not retried")
+	}
+}
+
+func TestJobRunnerHonoursProbeMetadataFalse(t *testing.T) {
+	r := newRig(t)
+	r.link(t, spokeVNet, "spoke-link")
+	src, err := os.ReadFile("../../examples/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	if !strings.Contains(text, "probeMetadata: true") {
+		t.Fatal("examples/policy.yaml does not say probeMetadata: true")
+	}
+	pol, err := policy.Parse("no-metadata.yaml", []byte(strings.Replace(text, "probeMetadata: true", "probeMetadata: false", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pol.Verification().ProbeMetadata {
+		t.Fatal("policy still probes /metadata")
+	}
+	r.runner.Policy = pol
+	res := r.runner.ProcessJob(context.Background(), delivery(jobs.SubjectTarget, legacySvc, 1).Job)
+	skipped := false
+	for _, c := range res.Report.Checks {
+		if strings.HasPrefix(c.Name, "http GET https://") {
+			t.Errorf("ran %q although the policy says probeMetadata: false", c.Name)
+		}
+		if c.Name == "http GET /metadata" && c.Status == verify.StatusSkipped {
+			skipped = true
+		}
+	}
+	if !skipped {
+		t.Errorf("no skipped /metadata check saying why:\n%s", res.Report.Text())
+	}
+	if res.Report.Status != verify.StatusPass {
+		t.Errorf("status %s, want pass (DNS, ARM and the public probe pass):\n%s", res.Report.Status, res.Report.Text())
 	}
 }
 

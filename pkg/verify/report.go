@@ -101,6 +101,9 @@ type Subject struct {
 	// PublicURL, when set, is probed from the public side and must answer
 	// 403 (public access refused).
 	PublicURL string `json:"publicUrl,omitempty"`
+	// SkipMetadata leaves out the GET /metadata checks (the policy's
+	// verification.probeMetadata: false).
+	SkipMetadata bool `json:"skipMetadata,omitempty"`
 }
 
 // Report is the result of one verification run.

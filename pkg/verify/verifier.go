@@ -341,7 +341,9 @@ func (v *Verifier) plan(w *world) []check {
 		}
 	}
 	var urls []string
-	if w.s.MetadataURL != "" {
+	if w.s.SkipMetadata {
+		cs = append(cs, skipped("http GET /metadata", "the policy does not probe /metadata (verification.probeMetadata: false)"))
+	} else if w.s.MetadataURL != "" {
 		urls = []string{w.s.MetadataURL}
 	} else {
 		for _, f := range fqdns {
