@@ -1,5 +1,3 @@
-// Command handler is the Private Link Autopilot binary: the Azure Functions
-// custom handler (no arguments), the standalone service and the CLI.
 package main
 
 import (
