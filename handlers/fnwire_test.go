@@ -12,12 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/guidetest"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
-	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
-	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/sandbox"
 	"github.com/rs/zerolog"
 )
@@ -39,18 +38,8 @@ type fnEnv struct {
 
 func newFnEnv(t *testing.T) *fnEnv {
 	t.Helper()
-	sb, err := sandbox.Load("../testdata/scenarios/guide.yaml", sandbox.WithoutThrottling())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.Load("../examples/policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	arm, err := azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := guidetest.New(t)
+	sb, pol, arm := gw.Sandbox, gw.Policy, gw.ARM
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)

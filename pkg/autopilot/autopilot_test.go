@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/guidetest"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
-	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
@@ -43,18 +43,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sb, err := sandbox.Load("../../testdata/scenarios/guide.yaml", sandbox.WithoutThrottling())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.Load("../../examples/policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	arm, err := azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := guidetest.New(t)
+	sb, pol, arm := gw.Sandbox, gw.Policy, gw.ARM
 	clock := jobs.NewFakeClock(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
-	"github.com/plautopilot/autopilot/pkg/azure"
+	"github.com/plautopilot/autopilot/internal/guidetest"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
@@ -44,18 +44,8 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	sb, err := sandbox.Load("../../testdata/scenarios/guide.yaml", sandbox.WithoutThrottling())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.Load("../../examples/policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := guidetest.New(t)
+	sb, pol, client := gw.Sandbox, gw.Policy, gw.ARM
 	n, err := sandboxnet.NewNetwork(sb)
 	if err != nil {
 		t.Fatal(err)
