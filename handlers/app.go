@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	outcomeeg "github.com/plautopilot/autopilot/pkg/outcome/eventgrid"
+	"github.com/plautopilot/autopilot/pkg/verify/blobstore"
 	"os"
 	"regexp"
 	"strings"
@@ -228,7 +230,7 @@ func wireFromEnv(getenv func(string) string, log zerolog.Logger) (*wiring, error
 
 	var sink outcome.Sink = outcome.NewLogSink(log)
 	if ep := strings.TrimSpace(getenv(envOutcomeTopic)); ep != "" {
-		eg, err := outcome.NewEventGridSink(ep, cred, nil, sink)
+		eg, err := outcomeeg.NewSink(ep, cred, nil, sink)
 		if err != nil {
 			return nil, &configError{Setting: envOutcomeTopic, Problem: "cannot publish there", Err: err}
 		}
@@ -238,7 +240,7 @@ func wireFromEnv(getenv func(string) string, log zerolog.Logger) (*wiring, error
 	var reports verify.ReportStore
 	switch u, dir := strings.TrimSpace(getenv(envReportsURL)), strings.TrimSpace(getenv(envReportsDir)); {
 	case u != "":
-		bs, err := verify.NewBlobStore(u, cred, nil)
+		bs, err := blobstore.New(u, cred, nil)
 		if err != nil {
 			return nil, &configError{Setting: envReportsURL, Problem: "cannot keep reports there", Err: err}
 		}

@@ -6,7 +6,7 @@
 // A Sink publishes events. LogSink writes them to a zerolog logger,
 // MemorySink keeps the most recent ones for tests, the status API and the
 // demo, FileSink appends JSON lines to a folder, Multi fans out to several
-// sinks, and EventGridSink publishes to an Event Grid custom topic through
-// azeventgrid, falling back to another sink (log and file) when publishing
-// fails so that no decision is lost.
+// sinks. Publishing to an Event Grid custom topic (azeventgrid) lives in the
+// subpackage outcome/eventgrid, so that this package, and the decision core
+// that records through it, link no Azure SDK.
 package outcome

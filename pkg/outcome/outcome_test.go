@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azeventgrid"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -144,94 +138,5 @@ func TestMultiPublishesToAllEvenWhenOneFails(t *testing.T) {
 	}
 	if len(mem.Events()) != 1 {
 		t.Errorf("memory sink got %d events after another sink failed, want 1", len(mem.Events()))
-	}
-}
-
-// topic is a TLS test server standing in for an Event Grid custom topic.
-func topic(t *testing.T, status int) (*httptest.Server, *[][]map[string]any) {
-	t.Helper()
-	var mu sync.Mutex
-	var got [][]map[string]any
-	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/cloudevents-batch+json") {
-			t.Errorf("content type %q, want application/cloudevents-batch+json", r.Header.Get("Content-Type"))
-		}
-		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-			t.Errorf("no bearer token on the publish request")
-		}
-		var batch []map[string]any
-		if err := json.Unmarshal(body, &batch); err != nil {
-			t.Errorf("body is not a JSON array of events: %v: %s", err, body)
-		}
-		mu.Lock()
-		got = append(got, batch)
-		mu.Unlock()
-		w.WriteHeader(status)
-		if status >= 400 {
-			_, _ = w.Write([]byte(`{"error":{"code":"Unauthorized","message":"no"}}`))
-		}
-	}))
-	t.Cleanup(ts.Close)
-	return ts, &got
-}
-
-func egOptions(ts *httptest.Server) *azeventgrid.ClientOptions {
-	return &azeventgrid.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Transport: ts.Client(),
-		Retry:     policyNoRetry(),
-	}}
-}
-
-func TestEventGridSinkPublishesCloudEvents(t *testing.T) {
-	ts, got := topic(t, http.StatusOK)
-	fallback := NewMemorySink(10)
-	s, err := NewEventGridSink(ts.URL+"/api/events", &azfake.TokenCredential{}, egOptions(ts), fallback)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := sample(ConnectionApproved, "job1")
-	if err := s.Publish(context.Background(), []Event{ev, sample(LinkCreated, "job1")}); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	if len(*got) != 1 || len((*got)[0]) != 2 {
-		t.Fatalf("topic received %v, want one batch of 2 events", *got)
-	}
-	first := (*got)[0][0]
-	want := map[string]any{"id": ev.ID, "source": "/autopilot", "specversion": "1.0",
-		"type": "io.plautopilot.connection.approved", "subject": connID}
-	for k, v := range want {
-		if first[k] != v {
-			t.Errorf("published %s = %v, want %v", k, first[k], v)
-		}
-	}
-	data, _ := first["data"].(map[string]any)
-	if data["rule"] != "allow-spokes" || data["correlationId"] != "corr-1" || data["after"] != "Approved" {
-		t.Errorf("published data = %v, want rule, correlation id and after state", data)
-	}
-	if len(fallback.Events()) != 0 {
-		t.Errorf("fallback got %d events on success, want 0", len(fallback.Events()))
-	}
-}
-
-func TestEventGridSinkFailureFallsBackAndReturnsError(t *testing.T) {
-	ts, _ := topic(t, http.StatusUnauthorized)
-	fallback := NewMemorySink(10)
-	s, err := NewEventGridSink(ts.URL+"/api/events", &azfake.TokenCredential{}, egOptions(ts), fallback)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Publish(context.Background(), []Event{sample(ConnectionRejected, "job9")})
-	if err == nil {
-		t.Fatal("Publish to a failing topic returned nil, want the error")
-	}
-	if got := fallback.ByType(ConnectionRejected); len(got) != 1 {
-		t.Errorf("fallback kept %d rejected events, want 1 (the decision must not be lost)", len(got))
-	}
-}
-
-func TestEventGridSinkRejectsEmptyEndpoint(t *testing.T) {
-	if _, err := NewEventGridSink("", &azfake.TokenCredential{}, nil, nil); err == nil {
-		t.Error("NewEventGridSink with empty endpoint succeeded, want an error")
 	}
 }

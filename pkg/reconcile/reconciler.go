@@ -364,7 +364,7 @@ func (r *Reconciler) record(ctx context.Context, job jobs.Job, st State, res Res
 		return
 	}
 	if err := r.cfg.Sink.Publish(ctx, evs); err != nil {
-		// The decision is applied and, with EventGridSink, kept by the
+		// The decision is applied and, with the Event Grid sink, kept by the
 		// fallback; failing the job would not bring the event back.
 		log.Error().Err(err).Int("events", len(evs)).Msg("publish outcome events")
 	}

@@ -1,10 +1,11 @@
-package verify
+package blobstore
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/plautopilot/autopilot/pkg/verify"
 	"io"
 	"net/url"
 	"regexp"
@@ -18,10 +19,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 )
 
-// BlobStore keeps reports as blobs <subject key>/<time>-attempt<N>.json in
+// Store keeps reports as blobs <subject key>/<time>-attempt<N>.json in
 // an Azure Storage blob container (the deployment's verification-reports
 // container, AUTOPILOT_REPORTS_URL).
-type BlobStore struct {
+type Store struct {
 	url    string // the container URL, as given, for messages
 	client *container.Client
 }
@@ -38,11 +39,11 @@ const maxReportSize = 16 << 20
 // 3 to 63, checked apart).
 var containerNameRE = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 
-// NewBlobStore returns a store in the blob container at containerURL
+// New returns a store in the blob container at containerURL
 // (https://ACCOUNT.blob.core.windows.net/CONTAINER), authenticated with
 // cred (the identity needs Storage Blob Data Contributor or Owner). The
 // container must exist: the store does not create it. opts may be nil.
-func NewBlobStore(containerURL string, cred azcore.TokenCredential, opts *container.ClientOptions) (*BlobStore, error) {
+func New(containerURL string, cred azcore.TokenCredential, opts *container.ClientOptions) (*Store, error) {
 	if err := checkContainerURL(containerURL); err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func NewBlobStore(containerURL string, cred azcore.TokenCredential, opts *contai
 	if err != nil {
 		return nil, fmt.Errorf("report container %q: %w", containerURL, err)
 	}
-	return &BlobStore{url: strings.TrimSuffix(containerURL, "/"), client: c}, nil
+	return &Store{url: strings.TrimSuffix(containerURL, "/"), client: c}, nil
 }
 
 // checkContainerURL accepts https://HOST/CONTAINER only.
@@ -85,13 +86,13 @@ func checkContainerURL(raw string) error {
 }
 
 // blobName is where a report is kept: grouped by subject, sorted by time.
-func blobName(r Report) string {
-	return fmt.Sprintf("%s/%s-attempt%d.json", SubjectKey(r.Subject), r.StartedAt.UTC().Format(blobTimeLayout), r.Attempt)
+func blobName(r verify.Report) string {
+	return fmt.Sprintf("%s/%s-attempt%d.json", verify.SubjectKey(r.Subject), r.StartedAt.UTC().Format(blobTimeLayout), r.Attempt)
 }
 
-// Save uploads the report's JSON (Report.JSON) as one block blob. Saving
+// Save uploads the report's JSON (verify.Report.JSON) as one block blob. Saving
 // the same report again overwrites the blob with the same content.
-func (b *BlobStore) Save(ctx context.Context, r Report) (string, error) {
+func (b *Store) Save(ctx context.Context, r verify.Report) (string, error) {
 	name := blobName(r)
 	ct := "application/json"
 	_, err := b.client.NewBlockBlobClient(name).Upload(ctx, streaming.NopCloser(bytes.NewReader(r.JSON())), &blockblob.UploadOptions{
@@ -108,10 +109,10 @@ func (b *BlobStore) Save(ctx context.Context, r Report) (string, error) {
 // that cannot be read or parsed is an error naming it: nothing is skipped
 // silently. Blobs not named as Save names them are not reports and are
 // left out.
-func (b *BlobStore) Latest(ctx context.Context, subject *Subject, limit int) ([]Report, error) {
+func (b *Store) Latest(ctx context.Context, subject *verify.Subject, limit int) ([]verify.Report, error) {
 	prefix := ""
 	if subject != nil {
-		prefix = SubjectKey(*subject) + "/"
+		prefix = verify.SubjectKey(*subject) + "/"
 	}
 	var names []string
 	pager := b.client.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: &prefix})
@@ -143,13 +144,13 @@ func (b *BlobStore) Latest(ctx context.Context, subject *Subject, limit int) ([]
 	if limit > 0 && len(names) > limit {
 		names = names[:limit]
 	}
-	out := make([]Report, 0, len(names))
+	out := make([]verify.Report, 0, len(names))
 	for _, n := range names {
 		body, err := b.read(ctx, n)
 		if err != nil {
 			return out, fmt.Errorf("read report %s/%s: %w", b.url, n, err)
 		}
-		var r Report
+		var r verify.Report
 		if err := json.Unmarshal(body, &r); err != nil {
 			return out, fmt.Errorf("parse report %s/%s: %w", b.url, n, err)
 		}
@@ -159,7 +160,7 @@ func (b *BlobStore) Latest(ctx context.Context, subject *Subject, limit int) ([]
 }
 
 // read downloads one blob.
-func (b *BlobStore) read(ctx context.Context, name string) ([]byte, error) {
+func (b *Store) read(ctx context.Context, name string) ([]byte, error) {
 	resp, err := b.client.NewBlobClient(name).DownloadStream(ctx, nil)
 	if err != nil {
 		return nil, err

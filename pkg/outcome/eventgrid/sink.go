@@ -1,4 +1,4 @@
-package outcome
+package eventgrid
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/messaging"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azeventgrid"
+
+	"github.com/plautopilot/autopilot/pkg/outcome"
 )
 
 // cloudEventPublisher is the one azeventgrid method the sink calls.
@@ -15,21 +17,21 @@ type cloudEventPublisher interface {
 	PublishCloudEvents(ctx context.Context, events []messaging.CloudEvent, options *azeventgrid.PublishCloudEventsOptions) (azeventgrid.PublishCloudEventsResponse, error)
 }
 
-// EventGridSink publishes outcome events to an Event Grid custom topic in
+// Sink publishes outcome events to an Event Grid custom topic in
 // the CloudEvents 1.0 schema. When publishing fails it hands the events to
 // its fallback sink (log and file) so no decision is lost, and returns the
 // error so the caller can log it.
-type EventGridSink struct {
+type Sink struct {
 	client   cloudEventPublisher
-	fallback Sink
+	fallback outcome.Sink
 	endpoint string
 }
 
-// NewEventGridSink returns a sink publishing to the topic endpoint (e.g.
+// NewSink returns a sink publishing to the topic endpoint (e.g.
 // https://TOPIC.REGION-1.eventgrid.azure.net/api/events) with an Entra ID
 // credential. fallback may be nil (events are then lost on failure, which
 // only tests should accept).
-func NewEventGridSink(endpoint string, cred azcore.TokenCredential, opts *azeventgrid.ClientOptions, fallback Sink) (*EventGridSink, error) {
+func NewSink(endpoint string, cred azcore.TokenCredential, opts *azeventgrid.ClientOptions, fallback outcome.Sink) (*Sink, error) {
 	if endpoint == "" {
 		return nil, errors.New("event grid sink: empty topic endpoint")
 	}
@@ -37,27 +39,11 @@ func NewEventGridSink(endpoint string, cred azcore.TokenCredential, opts *azeven
 	if err != nil {
 		return nil, fmt.Errorf("event grid sink: client for %s: %w", endpoint, err)
 	}
-	return &EventGridSink{client: c, fallback: fallback, endpoint: endpoint}, nil
-}
-
-// NewEventGridSinkWithKey is NewEventGridSink authenticating with a topic
-// access key.
-func NewEventGridSinkWithKey(endpoint, key string, opts *azeventgrid.ClientOptions, fallback Sink) (*EventGridSink, error) {
-	if endpoint == "" {
-		return nil, errors.New("event grid sink: empty topic endpoint")
-	}
-	if key == "" {
-		return nil, errors.New("event grid sink: empty topic key")
-	}
-	c, err := azeventgrid.NewClientWithSharedKeyCredential(endpoint, azcore.NewKeyCredential(key), opts)
-	if err != nil {
-		return nil, fmt.Errorf("event grid sink: client for %s: %w", endpoint, err)
-	}
-	return &EventGridSink{client: c, fallback: fallback, endpoint: endpoint}, nil
+	return &Sink{client: c, fallback: fallback, endpoint: endpoint}, nil
 }
 
 // Publish sends the events in one batch.
-func (s *EventGridSink) Publish(ctx context.Context, events []Event) error {
+func (s *Sink) Publish(ctx context.Context, events []outcome.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -79,7 +65,7 @@ func (s *EventGridSink) Publish(ctx context.Context, events []Event) error {
 }
 
 // ToCloudEvent converts an outcome event to the SDK's CloudEvent.
-func ToCloudEvent(e Event) messaging.CloudEvent {
+func ToCloudEvent(e outcome.Event) messaging.CloudEvent {
 	subject := e.Subject
 	ct := e.DataContentType
 	t := e.Time

@@ -1,9 +1,10 @@
-package verify
+package blobstore
 
 import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"github.com/plautopilot/autopilot/pkg/verify"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,7 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// fakeBlobService is just enough of the Blob REST API for BlobStore, over
+// fakeBlobService is just enough of the Blob REST API for Store, over
 // one container: Put Blob, List Blobs (flat, with prefix and paging) and
 // Get Blob. Requests without the fake credential's bearer token, and
 // requests on names in deny, get 403 as Azure answers a missing role.
@@ -181,11 +182,11 @@ func storageError(w http.ResponseWriter, status int, code, msg string) {
 	_, _ = fmt.Fprintf(w, "%s<Error><Code>%s</Code><Message>%s</Message></Error>", xml.Header, code, msg)
 }
 
-func newTestBlobStore(t *testing.T) (*BlobStore, *fakeBlobService, string) {
+func newTestStore(t *testing.T) (*Store, *fakeBlobService, string) {
 	t.Helper()
 	f, srv := newFakeBlobService(t)
 	u := srv.URL + "/" + f.container
-	st, err := NewBlobStore(u, &fake.TokenCredential{}, &container.ClientOptions{
+	st, err := New(u, &fake.TokenCredential{}, &container.ClientOptions{
 		ClientOptions: azcore.ClientOptions{Transport: srv.Client()},
 	})
 	if err != nil {
@@ -195,7 +196,7 @@ func newTestBlobStore(t *testing.T) (*BlobStore, *fakeBlobService, string) {
 }
 
 func TestBlobStoreRoundTrip(t *testing.T) {
-	st, f, _ := newTestBlobStore(t)
+	st, f, _ := newTestStore(t)
 	ctx := context.Background()
 	older := sampleReport()
 	older.Attempt = 1
@@ -203,17 +204,17 @@ func TestBlobStoreRoundTrip(t *testing.T) {
 	newer.StartedAt = older.StartedAt.Add(time.Minute)
 	newer.Attempt = 2
 	other := sampleReport()
-	other.Subject = Subject{FQDNs: []string{"other.azurehealthcareapis.com"}}
+	other.Subject = verify.Subject{FQDNs: []string{"other.azurehealthcareapis.com"}}
 	other.StartedAt = older.StartedAt.Add(30 * time.Second)
 	other.Attempt = 1
 
 	// Saved out of time order: the listing must still come back newest first.
-	for _, r := range []Report{newer, other, older} {
+	for _, r := range []verify.Report{newer, other, older} {
 		name, err := st.Save(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := SubjectKey(r.Subject) + "/" + r.StartedAt.UTC().Format(blobTimeLayout) + fmt.Sprintf("-attempt%d.json", r.Attempt)
+		want := verify.SubjectKey(r.Subject) + "/" + r.StartedAt.UTC().Format(blobTimeLayout) + fmt.Sprintf("-attempt%d.json", r.Attempt)
 		if name != want {
 			t.Errorf("blob name: got %q, want %q", name, want)
 		}
@@ -231,19 +232,19 @@ func TestBlobStoreRoundTrip(t *testing.T) {
 	f.put("README.txt", []byte("reports of the autopilot"), "text/plain")
 
 	// The same subject spelled differently has the same key.
-	guide := Subject{FQDNs: []string{strings.ToUpper(guideFQDN) + "."}}
+	guide := verify.Subject{FQDNs: []string{strings.ToUpper(guideFQDN) + "."}}
 	for _, tc := range []struct {
 		name    string
-		subject *Subject
+		subject *verify.Subject
 		limit   int
-		want    []Report
+		want    []verify.Report
 	}{
-		{"all subjects, no limit (two list pages)", nil, 0, []Report{newer, other, older}},
-		{"all subjects, limit 2", nil, 2, []Report{newer, other}},
-		{"one subject, no limit", &guide, 0, []Report{newer, older}},
-		{"one subject, limit 1", &guide, 1, []Report{newer}},
-		{"the other subject", &other.Subject, 5, []Report{other}},
-		{"a subject never verified", &Subject{FQDNs: []string{"none.azurehealthcareapis.com"}}, 0, []Report{}},
+		{"all subjects, no limit (two list pages)", nil, 0, []verify.Report{newer, other, older}},
+		{"all subjects, limit 2", nil, 2, []verify.Report{newer, other}},
+		{"one subject, no limit", &guide, 0, []verify.Report{newer, older}},
+		{"one subject, limit 1", &guide, 1, []verify.Report{newer}},
+		{"the other subject", &other.Subject, 5, []verify.Report{other}},
+		{"a subject never verified", &verify.Subject{FQDNs: []string{"none.azurehealthcareapis.com"}}, 0, []verify.Report{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := st.Latest(ctx, tc.subject, tc.limit)
@@ -263,7 +264,7 @@ func TestBlobStoreErrors(t *testing.T) {
 	name := blobName(r)
 
 	t.Run("save refused (403) names the blob", func(t *testing.T) {
-		st, f, u := newTestBlobStore(t)
+		st, f, u := newTestStore(t)
 		f.denied("PUT " + name)
 		_, err := st.Save(ctx, r)
 		if err == nil || !strings.Contains(err.Error(), u+"/"+name) || !strings.Contains(err.Error(), "403") {
@@ -271,7 +272,7 @@ func TestBlobStoreErrors(t *testing.T) {
 		}
 	})
 	t.Run("list refused (403) names the container", func(t *testing.T) {
-		st, f, u := newTestBlobStore(t)
+		st, f, u := newTestStore(t)
 		f.denied("LIST")
 		_, err := st.Latest(ctx, nil, 0)
 		if err == nil || !strings.Contains(err.Error(), u) || !strings.Contains(err.Error(), "AuthorizationPermissionMismatch") {
@@ -279,7 +280,7 @@ func TestBlobStoreErrors(t *testing.T) {
 		}
 	})
 	t.Run("read refused (403) names the blob", func(t *testing.T) {
-		st, f, u := newTestBlobStore(t)
+		st, f, u := newTestStore(t)
 		if _, err := st.Save(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -290,8 +291,8 @@ func TestBlobStoreErrors(t *testing.T) {
 		}
 	})
 	t.Run("a broken report names the blob", func(t *testing.T) {
-		st, f, u := newTestBlobStore(t)
-		broken := SubjectKey(r.Subject) + "/2027-01-01T00:00:00.000000000Z-attempt1.json"
+		st, f, u := newTestStore(t)
+		broken := verify.SubjectKey(r.Subject) + "/2027-01-01T00:00:00.000000000Z-attempt1.json"
 		f.put(broken, []byte("{"), "application/json")
 		_, err := st.Latest(ctx, nil, 0)
 		if err == nil || !strings.Contains(err.Error(), "parse report "+u+"/"+broken) {
@@ -316,7 +317,7 @@ func TestNewBlobStoreURL(t *testing.T) {
 		{"empty", "", "scheme must be https"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewBlobStore(tc.url, cred, nil)
+			_, err := New(tc.url, cred, nil)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("got %v, want the URL accepted", err)
@@ -326,14 +327,29 @@ func TestNewBlobStoreURL(t *testing.T) {
 		})
 	}
 	t.Run("SAS token is refused and not repeated", func(t *testing.T) {
-		_, err := NewBlobStore("https://stautopilot.blob.core.windows.net/verification-reports?sv=x&sig=secret", cred, nil)
+		_, err := New("https://stautopilot.blob.core.windows.net/verification-reports?sv=x&sig=secret", cred, nil)
 		if err == nil || !strings.Contains(err.Error(), `"https://stautopilot.blob.core.windows.net/verification-reports"`) || strings.Contains(err.Error(), "secret") {
 			t.Errorf("got %v, want an error naming the URL without its query", err)
 		}
 	})
 	t.Run("no credential", func(t *testing.T) {
-		if _, err := NewBlobStore("https://stautopilot.blob.core.windows.net/verification-reports", nil, nil); err == nil || !strings.Contains(err.Error(), "no credential") {
+		if _, err := New("https://stautopilot.blob.core.windows.net/verification-reports", nil, nil); err == nil || !strings.Contains(err.Error(), "no credential") {
 			t.Errorf("got %v, want an error saying the credential is missing", err)
 		}
 	})
+}
+
+const guideFQDN = "fhirserverxxx.azurehealthcareapis.com"
+
+func sampleReport() verify.Report {
+	return verify.Report{
+		Subject:   verify.Subject{FQDNs: []string{guideFQDN}},
+		Attempt:   2,
+		StartedAt: time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC),
+		Checks: []verify.CheckResult{
+			{Name: "dns " + guideFQDN + " from hub-vnet", Status: verify.StatusPass, Evidence: []string{"ok chain"}, Duration: 1500 * time.Microsecond},
+			{Name: "dns " + guideFQDN + " from spoke-app-vnet", Status: verify.StatusFail, Retryable: true, Duration: 2 * time.Millisecond,
+				Evidence: []string{"public chain"}, Diagnosis: "the VNet is not linked"},
+		},
+	}
 }
