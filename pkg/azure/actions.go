@@ -11,6 +11,13 @@ package azure
 // (privateEndpointConnections/write); the approval action is what the network
 // provider checks for auto-approval when an endpoint is created, which the
 // autopilot never does.
+//
+// Long-running writes are polled (lro.go) at the URL of the provider's
+// Azure-AsyncOperation header, and ARM authorizes that GET like any other: the
+// three ".../operations" reads below are that polling. The SDK pollers for
+// these PUTs and DELETEs never follow the Location header (azcore's async
+// poller: the final GET of a PUT is on the resource itself, a DELETE has
+// none), so the matching operationResults reads are not needed.
 var Actions = []string{
 	// GetTarget, ListTargets: workspace with its embedded connections.
 	"Microsoft.HealthcareApis/workspaces/read",
@@ -26,6 +33,9 @@ var Actions = []string{
 	"Microsoft.HealthcareApis/services/privateEndpointConnections/read",
 	// SetConnectionStatus (legacy service): PUT the approved/rejected state.
 	"Microsoft.HealthcareApis/services/privateEndpointConnections/write",
+	// SetConnectionStatus: poll the connection PUT
+	// (/subscriptions/{sub}/providers/Microsoft.HealthcareApis/locations/{loc}/operationresults/{id}).
+	"Microsoft.HealthcareApis/locations/operationresults/read",
 
 	// GetEndpoint: the endpoint with its connections, customDnsConfigs and NICs.
 	"Microsoft.Network/privateEndpoints/read",
@@ -41,6 +51,9 @@ var Actions = []string{
 	"Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
 	// EnsureVNetLink: linking a VNet to a zone is a join on the VNet.
 	"Microsoft.Network/virtualNetworks/join/action",
+	// EnsureZoneGroup: poll the zone group PUT
+	// (/subscriptions/{sub}/providers/Microsoft.Network/locations/{loc}/operations/{id}).
+	"Microsoft.Network/locations/operations/read",
 
 	// GetZone: the zone itself.
 	"Microsoft.Network/privateDnsZones/read",
@@ -54,4 +67,8 @@ var Actions = []string{
 	"Microsoft.Network/privateDnsZones/virtualNetworkLinks/delete",
 	// ListARecords: list A record sets (ListByType A).
 	"Microsoft.Network/privateDnsZones/A/read",
+	// EnsureVNetLink, DeleteVNetLink: poll the link PUT/DELETE. The status
+	// lives in the zone's resource group, not under the zone
+	// (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/privateDnsOperationStatuses/{id}).
+	"Microsoft.Network/privateDnsOperationStatuses/read",
 }
