@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 
 type fakeARM struct {
 	Resources map[string]map[string]any `json:"resources"` // lower-case id -> resource
-	Calls     []fakeCall                 `json:"calls"`
+	Calls     []fakeCall                `json:"calls"`
 }
 
 type fakeCall struct {
