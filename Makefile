@@ -41,7 +41,7 @@ stage: build
 	cp $(BIN)/handler $(STAGE)/handler
 	cp $${POLICY:-examples/policy.yaml} $(STAGE)/policy.yaml
 	printf 'local.settings.json\n' > $(STAGE)/.funcignore
-	@echo "staged function app in $(STAGE) (local.settings.json is never staged: it is for func start only)"
+	@echo "staged function app in $(STAGE) (without local settings: they are for func start only)"
 
 ## test: lint, every test (unit, contract, scenario, protocol, fault run), short fuzz runs, the demo
 test: lint bicep-check

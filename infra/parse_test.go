@@ -71,8 +71,12 @@ func TestBicepParserRejectsBrokenCopy(t *testing.T) {
 	// value, a stray keyword.
 	breaks := map[string]func(string) string{
 		"unclosed object": func(s string) string { return strings.Replace(s, "  name: zoneName\n}", "  name: zoneName\n", 1) },
-		"missing value":   func(s string) string { return strings.Replace(s, "principalType: 'ServicePrincipal'", "principalType:", 1) },
-		"stray token":     func(s string) string { return strings.Replace(s, "param zoneName string", "param zoneName string string", 1) },
+		"missing value": func(s string) string {
+			return strings.Replace(s, "principalType: 'ServicePrincipal'", "principalType:", 1)
+		},
+		"stray token": func(s string) string {
+			return strings.Replace(s, "param zoneName string", "param zoneName string string", 1)
+		},
 	}
 	dir := t.TempDir()
 	for name, brk := range breaks {
