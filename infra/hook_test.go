@@ -303,6 +303,7 @@ type hookRun struct {
 	dir   string
 	state string
 	env   map[string]string
+	shell string // sh by default; macOS runs sh as bash
 }
 
 func newHookRun(t *testing.T, existing map[string]map[string]any) *hookRun {
@@ -326,7 +327,7 @@ func newHookRun(t *testing.T, existing map[string]map[string]any) *hookRun {
 	for id, r := range existing {
 		arm.Resources[strings.ToLower(id)] = r
 	}
-	h := &hookRun{t: t, dir: dir, state: filepath.Join(dir, "arm.json")}
+	h := &hookRun{t: t, dir: dir, state: filepath.Join(dir, "arm.json"), shell: "sh"}
 	if err := arm.save(h.state); err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +354,7 @@ func (h *hookRun) run(args ...string) ([]fakeCall, string, error) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	cmd := exec.Command("sh", append([]string{hookScript}, args...)...)
+	cmd := exec.Command(h.shell, append([]string{hookScript}, args...)...)
 	cmd.Env = []string{"HOME=" + h.dir}
 	for k, v := range h.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -483,8 +484,30 @@ func TestHookScriptParses(t *testing.T) {
 	}
 }
 
+// shells: the POSIX shells to run the hook with (Debian's sh is dash; macOS's
+// is bash).
+func shells(t *testing.T) []string {
+	var out []string
+	for _, sh := range []string{"sh", "bash"} {
+		if _, err := exec.LookPath(sh); err == nil {
+			out = append(out, sh)
+		}
+	}
+	if len(out) == 0 {
+		t.Skip("no sh or bash")
+	}
+	return out
+}
+
 func TestHookCreatesTopicWhenSubscriptionHasNone(t *testing.T) {
+	for _, sh := range shells(t) {
+		t.Run(sh, func(t *testing.T) { testHookCreatesTopic(t, sh) })
+	}
+}
+
+func testHookCreatesTopic(t *testing.T, shell string) {
 	h := newHookRun(t, nil)
+	h.shell = shell
 	calls := h.mustRun()
 	topic := "/subscriptions/" + subA + "/resourceGroups/rg-autopilot-events/providers/Microsoft.EventGrid/systemTopics/autopilot-subscription-events"
 	want := []string{
@@ -509,6 +532,12 @@ func TestHookCreatesTopicWhenSubscriptionHasNone(t *testing.T) {
 }
 
 func TestHookReusesAnExistingTopic(t *testing.T) {
+	for _, sh := range shells(t) {
+		t.Run(sh, func(t *testing.T) { testHookReusesTopic(t, sh) })
+	}
+}
+
+func testHookReusesTopic(t *testing.T, shell string) {
 	// Subscription B already has a system topic (Defender's), with its own
 	// system-assigned identity and event subscription.
 	other := defenderTop + "/eventSubscriptions/defender"
@@ -521,6 +550,7 @@ func TestHookReusesAnExistingTopic(t *testing.T) {
 		},
 		other: {"id": other, "properties": map[string]any{"provisioningState": "Succeeded"}},
 	})
+	h.shell = shell
 	h.env["AUTOPILOT_GOVERNED_SUBSCRIPTION_IDS"] = subB
 	calls := h.mustRun()
 	want := []string{"PATCH " + defenderTop, "PUT " + esID(defenderTop, "dev")}
