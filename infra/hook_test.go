@@ -672,3 +672,39 @@ func TestHookRejectsBadInput(t *testing.T) {
 		t.Errorf("unknown flag: err=%v out=%s", err, out)
 	}
 }
+
+func TestHookRetiresTheEarlierBicepSubscription(t *testing.T) {
+	// An environment deployed by an earlier version: Bicep made the topic
+	// evgst-autopilot-dev and its subscription autopilot-resource-events.
+	rg := "/subscriptions/" + subA + "/resourceGroups/rg-dev-events"
+	topic := rg + "/providers/Microsoft.EventGrid/systemTopics/evgst-autopilot-dev"
+	old := topic + "/eventSubscriptions/autopilot-resource-events"
+	h := newHookRun(t, map[string]map[string]any{
+		rg:    {"id": rg},
+		topic: {"id": topic, "properties": map[string]any{"topicType": "Microsoft.Resources.Subscriptions", "provisioningState": "Succeeded"}},
+		old:   {"id": old, "properties": map[string]any{"provisioningState": "Succeeded"}},
+	})
+	calls := h.mustRun()
+	want := []string{"PATCH " + topic, "PUT " + esID(topic, "dev"), "DELETE " + old}
+	if diff := cmp.Diff(want, writes(calls)); diff != "" {
+		t.Errorf("writes (-want +got): the old subscription goes after the new one exists\n%s", diff)
+	}
+	if h.resource(old) != nil {
+		t.Error("autopilot-resource-events still delivers every event a second time")
+	}
+
+	// Another environment's topic keeps a subscription of that name.
+	h.env["AZURE_ENV_NAME"] = "staging"
+	arm, err := loadARM(h.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm.Resources[strings.ToLower(old)] = map[string]any{"id": old}
+	if err := arm.save(h.state); err != nil {
+		t.Fatal(err)
+	}
+	h.mustRun()
+	if h.resource(old) == nil {
+		t.Error("deleted autopilot-resource-events on a topic of another environment")
+	}
+}

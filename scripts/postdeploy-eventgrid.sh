@@ -272,6 +272,23 @@ EOF
 	wait_succeeded "$url" "event subscription $es_name"
 }
 
+# retire_bicep_subscription TOPIC: earlier versions made the topic
+# evgst-autopilot-$AZURE_ENV_NAME in Bicep with the event subscription
+# autopilot-resource-events (key-based dead-lettering). The hook reuses that
+# topic; the old subscription would deliver every event twice, so it goes once
+# the new one exists. Nothing else of that name is touched.
+retire_bicep_subscription() {
+	case "$(lower "$1")" in
+	*/providers/microsoft.eventgrid/systemtopics/"$(lower "evgst-autopilot-$AZURE_ENV_NAME")") ;;
+	*) return 0 ;;
+	esac
+	url="$1/eventSubscriptions/autopilot-resource-events?api-version=$EG_API"
+	if query "$url" name >/dev/null; then
+		echo "$prog: deleting autopilot-resource-events on $1 (made by an earlier version; replaced by $es_name)" >&2
+		write delete "$url"
+	fi
+}
+
 subs=$(echo "$AUTOPILOT_GOVERNED_SUBSCRIPTION_IDS" | tr ',' ' ')
 [ -n "$(echo "$subs" | tr -d ' ')" ] || fail "AUTOPILOT_GOVERNED_SUBSCRIPTION_IDS is empty"
 for sub in $subs; do
@@ -305,5 +322,6 @@ for sub in $subs; do
 	fi
 	ensure_identity "$topic"
 	put_event_subscription "$topic"
+	retire_bicep_subscription "$topic"
 done
 echo "$prog: done ($mode, $(echo "$subs" | wc -w | tr -d ' ') subscription(s))" >&2
