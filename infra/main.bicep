@@ -50,7 +50,8 @@ param maximumInstanceCount int = 10
 
 var zonesResourceGroupId = !empty(dnsZonesResourceGroupId) ? dnsZonesResourceGroupId : join(take(split(dnsZoneId, '/'), 5), '/')
 var tableZoneIds = [for zone in loadJsonContent('generated/private-dns-zones.json'): '${zonesResourceGroupId}/providers/Microsoft.Network/privateDnsZones/${zone}']
-var zoneIds = !empty(dnsZoneIds) ? dnsZoneIds : tableZoneIds
+var zonesConfigured = !empty(dnsZoneIds) || !empty(zonesResourceGroupId)
+var zoneIds = !empty(dnsZoneIds) ? dnsZoneIds : (zonesConfigured ? tableZoneIds : [])
 
 var tags = { 'azd-env-name': environmentName, application: 'privatelink-autopilot' }
 var token = toLower(uniqueString(subscription().id, environmentName, location))
@@ -59,6 +60,14 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupName
   location: location
   tags: tags
+}
+
+// No zones configured: stop with the settings named, before anything else.
+module requireZones 'modules/require-dns-zones.bicep' = {
+  name: 'require-dns-zones'
+  params: {
+    setDnsZonesResourceGroupIdOrDnsZoneIds: zonesConfigured
+  }
 }
 
 module identity 'modules/identity.bicep' = {
