@@ -24,6 +24,11 @@ const hookScript = "../scripts/postdeploy-eventgrid.sh"
 
 const fakeAzStateEnv = "AUTOPILOT_FAKE_AZ_STATE"
 
+// fakeAppearEnv names a resource the fake creates right after it refused an
+// event subscription for a missing destination (a function that is being
+// indexed).
+const fakeAppearEnv = "AUTOPILOT_FAKE_AZ_APPEARS"
+
 func TestMain(m *testing.M) {
 	if state := os.Getenv(fakeAzStateEnv); state != "" {
 		os.Exit(fakeAz(state, os.Args[1:]))
@@ -174,6 +179,9 @@ func fakeAz(statePath string, args []string) int {
 			fn := dig(call.Body, "properties", "destination", "properties", "resourceId")
 			s, _ := fn.(string)
 			if _, ok := arm.Resources[strings.ToLower(s)]; !ok {
+				if appear := os.Getenv(fakeAppearEnv); appear != "" {
+					arm.Resources[strings.ToLower(appear)] = map[string]any{"id": appear}
+				}
 				return armError("Bad Request", "BadRequest", "Destination endpoint not found. Resource details: resourceId: "+s)
 			}
 		}
@@ -632,13 +640,41 @@ func TestHookUsesTheGivenTopic(t *testing.T) {
 func TestHookBeforeTheCodeIsDeployed(t *testing.T) {
 	h := newHookRun(t, nil)
 	h.env["AUTOPILOT_EVENT_FUNCTION_ID"] = appRG + "/providers/Microsoft.Web/sites/func-autopilot-x/functions/NotDeployed"
-	_, out, err := h.run()
+	h.env["AUTOPILOT_HOOK_ENDPOINT_TRIES"] = "3"
+	calls, out, err := h.run()
 	if err == nil {
 		t.Fatal("the hook succeeded although the function does not exist")
 	}
-	if !strings.Contains(out, "Destination endpoint not found") || !strings.Contains(out, "eventSubscriptions/autopilot-dev") {
+	if !strings.Contains(out, "Destination endpoint not found") || !strings.Contains(out, "eventSubscriptions/autopilot-dev") ||
+		!strings.Contains(out, "is the code deployed?") {
 		t.Errorf("output does not say which write failed and why:\n%s", out)
 	}
+	puts := 0
+	for _, w := range writes(calls) {
+		if strings.HasSuffix(w, "/eventSubscriptions/autopilot-dev") {
+			puts++
+		}
+	}
+	if puts != 3 {
+		t.Errorf("the event subscription was tried %d times, want 3 (AUTOPILOT_HOOK_ENDPOINT_TRIES)", puts)
+	}
+}
+
+func TestHookWaitsForTheFunctionToAppear(t *testing.T) {
+	// The function shows up while the hook retries (as after a fresh zip
+	// deploy): the fake makes it appear after the first refusal.
+	h := newHookRun(t, nil)
+	arm, err := loadARM(h.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(arm.Resources, strings.ToLower(functionID))
+	if err := arm.save(h.state); err != nil {
+		t.Fatal(err)
+	}
+	h.env[fakeAppearEnv] = functionID
+	h.mustRun()
+	checkEventSubscription(t, h.resource(esID("/subscriptions/"+subA+"/resourceGroups/rg-autopilot-events/providers/Microsoft.EventGrid/systemTopics/autopilot-subscription-events", "dev")))
 }
 
 func TestHookRejectsBadInput(t *testing.T) {

@@ -87,6 +87,7 @@ events_rg=${AUTOPILOT_EVENTS_RESOURCE_GROUP:-rg-autopilot-events}
 topic_name=${AUTOPILOT_SYSTEM_TOPIC_NAME:-autopilot-subscription-events}
 poll_seconds=${AUTOPILOT_HOOK_POLL_SECONDS:-5}
 poll_tries=${AUTOPILOT_HOOK_POLL_TRIES:-60}
+endpoint_tries=${AUTOPILOT_HOOK_ENDPOINT_TRIES:-12}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/$prog.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -268,7 +269,22 @@ EOF
 EOF
 	} >"$tmp/es.json"
 	echo "$prog: event subscription $es_name on $1" >&2
-	write put "$url" "$tmp/es.json"
+	# Right after a deployment the function may not be listed yet: Event
+	# Grid then answers "Destination endpoint not found". Retry that (only
+	# that) for a while before giving up.
+	n=0
+	until az rest --method put --url "$url" --body "@$tmp/es.json" --output none 2>"$tmp/err"; do
+		n=$((n + 1))
+		if grep -qi 'endpoint not found' "$tmp/err" && [ "$n" -lt "$endpoint_tries" ]; then
+			echo "$prog: the function is not visible to Event Grid yet; retrying in ${poll_seconds}s ($n/$endpoint_tries)" >&2
+			sleep "$poll_seconds"
+			continue
+		fi
+		echo "$prog: put $url failed:" >&2
+		cat "$tmp/err" >&2
+		[ "$n" -lt "$endpoint_tries" ] || echo "$prog: is the code deployed? The event subscription must be made after it (azd: postdeploy)." >&2
+		exit 1
+	done
 	wait_succeeded "$url" "event subscription $es_name"
 }
 
