@@ -62,7 +62,8 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   tags: tags
 }
 
-// No zones configured: stop with the settings named, before anything else.
+// No zones configured: the deployment fails naming the settings (and the zone
+// loops below are empty, so no half-formed zone id reaches ARM).
 module requireZones 'modules/require-dns-zones.bicep' = {
   name: 'require-dns-zones'
   params: {
