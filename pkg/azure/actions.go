@@ -1,10 +1,11 @@
 package azure
 
 // Actions are the ARM actions this package performs, each exactly once in
-// this list, with the code path that needs it. The role the autopilot's
-// identity holds (infra/) grants exactly these; docs/permissions.md explains
-// them. Keep the three in step: a test compares the infra role with this
-// list.
+// this list, with the code path that needs it. The three custom roles the
+// autopilot's identity holds (infra/) grant exactly these between them, split
+// by the scope ARM checks each at (subscription, DNS zone, the zone's
+// resource group); docs/permissions.md explains them. Keep them in step:
+// `go test ./infra -update` rewrites the split and the test compares it.
 //
 // Not listed: Microsoft.HealthcareApis/.../privateEndpointConnectionsApproval/action.
 // Approving or rejecting an existing connection is a PUT on the connection
