@@ -5,9 +5,13 @@ GO ?= go
 STATICCHECK_VERSION := v0.8.2
 BIN := bin
 STAGE := build/functionapp
+# Bicep syntax check: the tree-sitter Bicep grammar run by web-tree-sitter,
+# from the npm registry at the versions pinned in infra/bicepcheck/package-lock.json,
+# installed into a git-ignored folder.
+BICEP_TOOLS := .tools/bicep
 PKGS := ./...
 
-.PHONY: all build build-local stage test test-short lint vet fmt-check staticcheck demo start bench fuzz clean
+.PHONY: all build build-local stage test test-short lint vet fmt-check staticcheck demo start bench fuzz clean bicep-tools bicep-check
 # Fuzz budgets are execution counts, not durations: go1.26's fuzz coordinator
 # can fail a duration-bounded run with a spurious "context deadline exceeded"
 # when the deadline races a busy worker (golang/go#75804, fixed in go1.27);
@@ -36,11 +40,11 @@ stage: build
 	cp -r functions/* $(STAGE)/
 	cp $(BIN)/handler $(STAGE)/handler
 	cp $${POLICY:-examples/policy.yaml} $(STAGE)/policy.yaml
-	[ -f local.settings.json ] && cp local.settings.json $(STAGE)/ || true
-	@echo "staged function app in $(STAGE)"
+	printf 'local.settings.json\n' > $(STAGE)/.funcignore
+	@echo "staged function app in $(STAGE) (without local settings: they are for func start only)"
 
 ## test: lint, every test (unit, contract, scenario, protocol, fault run), short fuzz runs, the demo
-test: lint
+test: lint bicep-check
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(MAKE) --no-print-directory fuzz
 	$(GO) run ./handlers demo
@@ -76,8 +80,10 @@ demo:
 	$(GO) run ./handlers demo
 
 ## start: stage the function app and run it under Azure Functions Core Tools
+## (local.settings.json is copied in for func start; `make stage` removes it again)
 start: stage
 	@if command -v func >/dev/null 2>&1; then \
+		[ -f local.settings.json ] && cp local.settings.json $(STAGE)/; \
 		cd $(STAGE) && func start; \
 	else \
 		echo "Azure Functions Core Tools (func) is not installed: see https://learn.microsoft.com/azure/azure-functions/functions-run-local"; \
@@ -88,6 +94,20 @@ start: stage
 ## bench: the scale table (1,000 approvals + 500 links under ARM's token buckets)
 bench:
 	$(GO) run ./handlers bench
+
+## bicep-tools: install the Bicep parser (npm, pinned by infra/bicepcheck/package-lock.json)
+bicep-tools: $(BICEP_TOOLS)/.installed
+
+$(BICEP_TOOLS)/.installed: infra/bicepcheck/package.json infra/bicepcheck/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "bicep-tools: npm (Node.js) is needed: apt-get install nodejs npm"; exit 1; }
+	rm -rf $(BICEP_TOOLS) && mkdir -p $(BICEP_TOOLS)
+	cp infra/bicepcheck/package.json infra/bicepcheck/package-lock.json $(BICEP_TOOLS)/
+	cd $(BICEP_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+## bicep-check: parse every .bicep file (a syntax check; see docs/deploy.md for what it cannot check)
+bicep-check: bicep-tools
+	NODE_PATH=$(BICEP_TOOLS)/node_modules node infra/bicepcheck/parse.cjs $$(git ls-files --cached --others --exclude-standard '*.bicep' 2>/dev/null || find . -name '*.bicep' -not -path './.tools/*')
 
 clean:
 	rm -rf $(BIN) build

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/plautopilot/autopilot/pkg/azure"
+	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
 )
 
@@ -52,17 +53,31 @@ func TestRoleGrantsExactlyTheActionsTheCodePerforms(t *testing.T) {
 	checkGenerated(t, "arm-actions.json", azure.Actions)
 	for _, a := range azure.Actions {
 		if a == "*" || filepath.Base(a) == "*" {
-			t.Errorf("action %q is a wildcard: the role must list exact actions", a)
+			t.Errorf("action %q is a wildcard: the roles must list exact actions", a)
 		}
 	}
-	// The role definition must take its actions from the generated file and
-	// nothing else.
-	role := readBicep(t, "modules/role-definition.bicep")
-	if !slices.Contains(role.loadRefs, "../generated/arm-actions.json") {
-		t.Error("modules/role-definition.bicep does not load ../generated/arm-actions.json")
+	// Each action goes to exactly one role, by the scope ARM checks it at.
+	split := map[roleKey][]string{}
+	for _, a := range azure.Actions {
+		split[scopeOfAction(a)] = append(split[scopeOfAction(a)], a)
 	}
-	if n := len(actionsRe.FindAllString(role.text, -1)); n != 1 {
-		t.Errorf("modules/role-definition.bicep has %d `actions:` entries, want exactly one (from the generated file)", n)
+	for _, k := range roleKeys {
+		if len(split[k]) == 0 {
+			t.Errorf("no action of pkg/azure.Actions goes to the %s role", k)
+		}
+		checkGenerated(t, roleFiles[k], split[k])
+	}
+}
+
+func TestDNSZoneDefaultsAreTheTableZones(t *testing.T) {
+	var zones []string
+	for _, z := range core.AllPrivateDNSZones() {
+		zones = append(zones, z.Zone)
+	}
+	checkGenerated(t, "private-dns-zones.json", zones)
+	main := readBicep(t, "main.bicep")
+	if !slices.Contains(main.loadRefs, "generated/private-dns-zones.json") {
+		t.Error("main.bicep does not take its default zones from generated/private-dns-zones.json")
 	}
 }
 
@@ -72,13 +87,15 @@ func TestEventFilterListsExactlyTheClassifiedOperations(t *testing.T) {
 		t.Fatalf("events.HandledOperations has %d values; Event Grid's StringIn allows 1 to 25", len(ops))
 	}
 	checkGenerated(t, "event-operations.json", ops)
-	topic := readBicep(t, "modules/system-topic.bicep")
-	if !contains(topic.text, "key: 'data.operationName'") || !contains(topic.text, "values: operations") {
-		t.Error("modules/system-topic.bicep does not filter data.operationName on the operations parameter")
+	// The event subscription is made by the post-deploy hook, which sends
+	// the generated file as the filter's values (hook_test.go checks the
+	// body it PUTs).
+	hook, err := os.ReadFile(hookScript)
+	if err != nil {
+		t.Fatal(err)
 	}
-	gov := readBicep(t, "modules/governed-subscription.bicep")
-	if !slices.Contains(gov.loadRefs, "../generated/event-operations.json") {
-		t.Error("modules/governed-subscription.bicep does not load ../generated/event-operations.json")
+	if !contains(string(hook), "infra/generated/event-operations.json") {
+		t.Errorf("%s does not read infra/generated/event-operations.json", hookScript)
 	}
 	// Every handled operation must come from an event type the subscription
 	// includes: they are all write or delete operations.

@@ -20,6 +20,8 @@ param policyContent string
 param sweepSchedule string
 param outcomeTopicEndpoint string
 param maximumInstanceCount int
+@description('Principal of the identity Event Grid dead-letters with (deadLetterWithResourceIdentity).')
+param deadLetterPrincipalId string
 
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
@@ -164,6 +166,21 @@ resource metricsAssign 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb')
+  }
+}
+
+// Event Grid dead-letters undeliverable events with the system topic's
+// user-assigned identity (the storage account takes no shared keys): Storage
+// Blob Data Contributor on the dead-letter container only.
+var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
+resource deadLetterAssign 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterContainer.id, deadLetterPrincipalId, blobDataContributor)
+  scope: deadLetterContainer
+  properties: {
+    principalId: deadLetterPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataContributor)
   }
 }
 

@@ -1,39 +1,17 @@
-// One governed subscription: its Event Grid system topic delivering the ARM
-// events the classifier handles to ResourceEvents, and the autopilot's role.
+// One governed subscription: the governed role for the autopilot's identity.
+// Endpoints, VNets, NICs and targets are read and written wherever requesters
+// put them, so this role is assigned on the whole subscription; it holds no
+// private DNS zone action (those are granted on the zones only, see
+// zone-role-assignment.bicep). The Event Grid system topic and subscription
+// are made after the code is deployed, by scripts/postdeploy-eventgrid.sh.
 targetScope = 'subscription'
 
-param environmentName string
-param functionResourceId string
-param deadLetterStorageId string
-param deadLetterContainerName string
-param roleDefinitionId string
+@description('GUID of the governed custom role (role-definition.bicep output name).')
+param roleDefinitionName string
 param principalId string
 
-// Exactly the operations pkg/events classifies (generated/event-operations.json,
-// checked by infra_test.go); Event Grid allows 25 values in all.
-var operations = loadJsonContent('../generated/event-operations.json')
+var roleDefinitionId = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleDefinitionName)
 
-resource eventsRg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
-  name: 'rg-${environmentName}-events'
-  location: deployment().location
-}
-
-module topic 'system-topic.bicep' = {
-  name: 'system-topic'
-  scope: eventsRg
-  params: {
-    name: 'evgst-autopilot-${environmentName}'
-    functionResourceId: functionResourceId
-    deadLetterStorageId: deadLetterStorageId
-    deadLetterContainerName: deadLetterContainerName
-    operations: operations
-  }
-}
-
-// Endpoints, VNets and NICs are read wherever requesters put them, so the
-// role is assigned on the governed subscription. Link and record writes are
-// granted on the zones only (zone-role-assignment.bicep) - but the action
-// list is one role: see docs/permissions.md for splitting it further.
 resource subAssign 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(subscription().id, principalId, roleDefinitionId)
   properties: {

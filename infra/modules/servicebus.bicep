@@ -5,7 +5,7 @@ param location string
 param tags object
 param principalId string
 
-resource ns 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' = {
+resource ns 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
   location: location
   tags: tags
@@ -25,13 +25,13 @@ var queueProperties = {
   defaultMessageTimeToLive: 'P7D'
 }
 
-resource reconcile 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+resource reconcile 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: ns
   name: 'reconcile'
   properties: queueProperties
 }
 
-resource verify 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+resource verify 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: ns
   name: 'verify'
   properties: queueProperties
@@ -51,13 +51,13 @@ var parkedQueueProperties = {
   defaultMessageTimeToLive: 'P14D'
 }
 
-resource reconcileParked 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+resource reconcileParked 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: ns
   name: 'reconcile-failed'
   properties: parkedQueueProperties
 }
 
-resource verifyParked 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
+resource verifyParked 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: ns
   name: 'verify-failed'
   properties: parkedQueueProperties

@@ -1,7 +1,11 @@
-// The autopilot's role on one private DNS zone (links and records).
+// The zones role on one private DNS zone: its reads, A record reads and VNet
+// links, on this zone only.
 param zoneName string
-param roleDefinitionId string
+@description('GUID of the zones custom role (role-definition.bicep output name).')
+param roleDefinitionName string
 param principalId string
+
+var roleDefinitionId = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleDefinitionName)
 
 resource zone 'Microsoft.Network/privateDnsZones@2024-06-01' existing = {
   name: zoneName

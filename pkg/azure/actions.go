@@ -1,16 +1,24 @@
 package azure
 
 // Actions are the ARM actions this package performs, each exactly once in
-// this list, with the code path that needs it. The role the autopilot's
-// identity holds (infra/) grants exactly these; docs/permissions.md explains
-// them. Keep the three in step: a test compares the infra role with this
-// list.
+// this list, with the code path that needs it. The three custom roles the
+// autopilot's identity holds (infra/) grant exactly these between them, split
+// by the scope ARM checks each at (subscription, DNS zone, the zone's
+// resource group); docs/permissions.md explains them. Keep them in step:
+// `go test ./infra -update` rewrites the split and the test compares it.
 //
 // Not listed: Microsoft.HealthcareApis/.../privateEndpointConnectionsApproval/action.
 // Approving or rejecting an existing connection is a PUT on the connection
 // (privateEndpointConnections/write); the approval action is what the network
 // provider checks for auto-approval when an endpoint is created, which the
 // autopilot never does.
+//
+// Long-running writes are polled (lro.go) at the URL of the provider's
+// Azure-AsyncOperation header, and ARM authorizes that GET like any other: the
+// three ".../operations" reads below are that polling. The SDK pollers for
+// these PUTs and DELETEs never follow the Location header (azcore's async
+// poller: the final GET of a PUT is on the resource itself, a DELETE has
+// none), so the matching operationResults reads are not needed.
 var Actions = []string{
 	// GetTarget, ListTargets: workspace with its embedded connections.
 	"Microsoft.HealthcareApis/workspaces/read",
@@ -26,6 +34,9 @@ var Actions = []string{
 	"Microsoft.HealthcareApis/services/privateEndpointConnections/read",
 	// SetConnectionStatus (legacy service): PUT the approved/rejected state.
 	"Microsoft.HealthcareApis/services/privateEndpointConnections/write",
+	// SetConnectionStatus: poll the connection PUT
+	// (/subscriptions/{sub}/providers/Microsoft.HealthcareApis/locations/{loc}/operationresults/{id}).
+	"Microsoft.HealthcareApis/locations/operationresults/read",
 
 	// GetEndpoint: the endpoint with its connections, customDnsConfigs and NICs.
 	"Microsoft.Network/privateEndpoints/read",
@@ -41,6 +52,9 @@ var Actions = []string{
 	"Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
 	// EnsureVNetLink: linking a VNet to a zone is a join on the VNet.
 	"Microsoft.Network/virtualNetworks/join/action",
+	// EnsureZoneGroup: poll the zone group PUT
+	// (/subscriptions/{sub}/providers/Microsoft.Network/locations/{loc}/operations/{id}).
+	"Microsoft.Network/locations/operations/read",
 
 	// GetZone: the zone itself.
 	"Microsoft.Network/privateDnsZones/read",
@@ -54,4 +68,8 @@ var Actions = []string{
 	"Microsoft.Network/privateDnsZones/virtualNetworkLinks/delete",
 	// ListARecords: list A record sets (ListByType A).
 	"Microsoft.Network/privateDnsZones/A/read",
+	// EnsureVNetLink, DeleteVNetLink: poll the link PUT/DELETE. The status
+	// lives in the zone's resource group, not under the zone
+	// (/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/privateDnsOperationStatuses/{id}).
+	"Microsoft.Network/privateDnsOperationStatuses/read",
 }
