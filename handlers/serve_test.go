@@ -218,9 +218,9 @@ func TestBinaryRefusesToStartWithoutPort(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Fatalf("exit %v, want status 2; output %s", err, out)
 	}
-	for _, name := range []string{envPort, envPortLegacy} {
-		if !strings.Contains(string(out), name) {
-			t.Errorf("message %q does not name %s", out, name)
+	for _, want := range []string{envPort, envPortLegacy, "handler --help", "handler local --sandbox"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("hint %q does not say %s", out, want)
 		}
 	}
 }
@@ -359,4 +359,45 @@ func BenchmarkBinaryReady(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms/ready")
+}
+
+// TestHostLogLevels: each log line lands on the stream that gives it its
+// level in the Functions host, and an error that mentions a warning is
+// still an error there, with the same JSON once decoded.
+func TestHostLogLevels(t *testing.T) {
+	var out, errs syncBuffer
+	log, err := newLogger(&hostLogWriter{out: &out, err: &errs}, "debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug().Msg("polling")
+	log.Info().Msg("invocation done")
+	log.Warn().Msg("the policy governs a subscription the setting does not list")
+	reason := `Reconcile: Data.message: WARNING: "Warn" is not a job kind \warn`
+	log.Error().Str("function", fnReconcile).Str("error", reason).Msg("invocation failed")
+
+	var levels []string
+	for _, l := range out.rawLines() {
+		levels = append(levels, hostLevel(false, l))
+	}
+	for _, l := range errs.rawLines() {
+		levels = append(levels, hostLevel(true, l))
+	}
+	if diff := cmp.Diff(levels, []string{"Information", "Information", "Warning", "Error"}); diff != "" {
+		t.Errorf("host levels of debug, info, warn, error (-got +want):\n%s", diff)
+	}
+	lines := errs.lines(t)
+	if len(lines) != 2 || lines[1]["error"] != reason || lines[1]["level"] != "error" {
+		t.Errorf("the error line does not decode to what was logged: %v", lines)
+	}
+}
+
+func TestAPITargetDropsTheFunctionKey(t *testing.T) {
+	got := apiTarget(funchost.HTTPRequest{
+		URL:   "https://func-autopilot.azurewebsites.net/api/evaluate?dryRun=true&code=secret-key",
+		Query: map[string]string{"dryRun": "true", "code": "secret-key"},
+	})
+	if got != "/api/evaluate?dryRun=true" {
+		t.Errorf("apiTarget = %q, want /api/evaluate?dryRun=true (the host's function key is not passed on)", got)
+	}
 }
