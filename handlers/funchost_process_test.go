@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/plautopilot/autopilot/pkg/autopilot"
+	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
 // settingsOfThisApp are cleared from the environment the test binary
@@ -79,8 +81,9 @@ func apiInvocation(method, path string) []byte {
 // TestFunctionsModeSandboxProcess runs the built binary as the Functions
 // host would, on the sandbox (AUTOPILOT_SANDBOX): an Event Grid invocation
 // in the host's real shape for the guide's pending endpoint leads to the
-// approval, seen through the Api function; a Reconcile invocation whose
-// body is not a job fails with a line on stderr; SIGTERM stops it.
+// approval, seen through the Api function; Reconcile runs a job it is
+// given and Sweep sweeps; a Reconcile invocation whose body is not a job
+// fails with a line on stderr; SIGTERM stops it.
 func TestFunctionsModeSandboxProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the handler binary")
@@ -144,6 +147,18 @@ func TestFunctionsModeSandboxProcess(t *testing.T) {
 	}
 	if st.Counters.Events != 1 || st.Counters.EventsEnqueued != 1 {
 		t.Errorf("status counters: events %d, enqueued %d; want the one delivered event counted and enqueued", st.Counters.Events, st.Counters.EventsEnqueued)
+	}
+
+	// Reconcile runs a job body it is given (the endpoint again: converged,
+	// nothing to write), and Sweep sweeps the sandbox.
+	j := jobs.New(jobs.KindReconcile, jobs.SubjectEndpoint, guideAppPE, "process-test")
+	status, body = invoke(t, base, fnReconcile, "inv-sb-job", []byte(serviceBusEnvelope(t, j)))
+	if status != http.StatusOK || !strings.Contains(body, "job "+j.ID+": complete") {
+		t.Errorf("Reconcile with a job: %d %s; want 200 and the job completed", status, body)
+	}
+	status, body = invoke(t, base, fnSweep, "inv-timer", envelope(t, "timer.json"))
+	if status != http.StatusOK || !regexp.MustCompile(`swept [1-9]\d* subscriptions: [1-9]\d* targets`).MatchString(body) {
+		t.Errorf("Sweep: %d %s; want 200 and the guide's targets swept", status, body)
 	}
 
 	// A Service Bus message whose body is not a job, as the host sends it.
