@@ -360,8 +360,8 @@ func TestHTTPRequestRecorded(t *testing.T) {
 	}
 	want := HTTPRequest{
 		Method: "POST",
-		URL:    "https://func-autopilot.azurewebsites.net/api/evaluate?subscription=00000000-0000-0000-0000-000000000001&dryRun=true",
-		Query:  map[string]string{"subscription": "00000000-0000-0000-0000-000000000001", "dryRun": "true"},
+		URL:    "https://func-autopilot.azurewebsites.net/api/evaluate?subscription=00000000-0000-0000-0000-000000000001&dryRun=true&code=redacted-function-key",
+		Query:  map[string]string{"subscription": "00000000-0000-0000-0000-000000000001", "dryRun": "true", "code": "redacted-function-key"},
 		Headers: map[string][]string{
 			"Accept":          {"application/json"},
 			"Content-Type":    {"application/json; charset=utf-8"},
