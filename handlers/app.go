@@ -47,11 +47,12 @@ const (
 )
 
 // app holds what the functions share: the assembled autopilot Service with
-// the Service Bus senders for retries and parking. It is built on the first
-// invocation (the Functions host waits for "/" before invoking, and
-// credentials and clients are not needed for that). A configuration error is
-// kept and fails every invocation with a message naming the setting: the
-// app never runs without a valid policy.
+// the Service Bus senders for retries and parking. It is built once, on
+// first use: serve starts that in the background as soon as it listens (the
+// Functions host waits for "/" before invoking, and credentials and clients
+// are not needed for that). A configuration error is logged, kept, and fails
+// every invocation with a message naming the setting: the app never runs
+// without a valid policy.
 type app struct {
 	log   zerolog.Logger
 	build func() (*wiring, error)
