@@ -80,16 +80,30 @@ demo:
 	$(GO) run ./handlers demo
 
 ## start: stage the function app and run it under Azure Functions Core Tools
-## (local.settings.json is copied in for func start; `make stage` removes it again)
+## (local.settings.json is copied in for func start only; `make stage` leaves it out.
+## Without a Service Bus setting in local.settings.json: on the sandbox, with
+## local.settings.sandbox.json.example and the guide's scenario; SCENARIO=file picks another)
 start: stage
-	@if command -v func >/dev/null 2>&1; then \
-		[ -f local.settings.json ] && cp local.settings.json $(STAGE)/; \
-		cd $(STAGE) && func start; \
-	else \
+	@if ! command -v func >/dev/null 2>&1; then \
 		echo "Azure Functions Core Tools (func) is not installed: see https://learn.microsoft.com/azure/azure-functions/functions-run-local"; \
 		echo "The staged app is in $(STAGE); without func, try: go run ./handlers local --sandbox testdata/scenarios/guide.yaml --policy examples/policy.yaml"; \
 		exit 1; \
 	fi
+	@if [ -f local.settings.json ] && grep -Eq '"AUTOPILOT_SANDBOX"[[:space:]]*:[[:space:]]*"[^"]+"' local.settings.json; then \
+		echo "start: local.settings.json sets AUTOPILOT_SANDBOX: running on the sandbox (scenario copied as sandbox.yaml)"; \
+		cp local.settings.json $(STAGE)/; \
+		cp $${SCENARIO:-testdata/scenarios/guide.yaml} $(STAGE)/sandbox.yaml; \
+	elif [ -f local.settings.json ] && grep -Eq '"(ServiceBus|ServiceBus__fullyQualifiedNamespace|ServiceBusConnection)"[[:space:]]*:[[:space:]]*"[^"]+"' local.settings.json; then \
+		echo "start: local.settings.json has a Service Bus setting: the Service Bus functions use it"; \
+		cp local.settings.json $(STAGE)/; \
+	else \
+		echo "start: no Service Bus setting in local.settings.json: running on the sandbox"; \
+		echo "       (local.settings.sandbox.json.example, AUTOPILOT_SANDBOX=$${SCENARIO:-testdata/scenarios/guide.yaml};"; \
+		echo "        Reconcile and Verify are disabled, the handler's own workers run their jobs; docs/functions-host.md)"; \
+		cp local.settings.sandbox.json.example $(STAGE)/local.settings.json; \
+		cp $${SCENARIO:-testdata/scenarios/guide.yaml} $(STAGE)/sandbox.yaml; \
+	fi
+	cd $(STAGE) && func start
 
 ## bench: the scale table (1,000 approvals + 500 links under ARM's token buckets)
 bench:

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -30,7 +31,11 @@ const (
 	envSubscriptions   = "AUTOPILOT_SUBSCRIPTIONS"
 	envClientID        = "AZURE_CLIENT_ID"
 	envSBNamespace     = "ServiceBus__fullyQualifiedNamespace"
+	envSBTrigger       = "ServiceBus" // the connection string the serviceBusTriggers read (connection "ServiceBus")
 	envSBConnection    = "ServiceBusConnection"
+	envSandbox         = "AUTOPILOT_SANDBOX"
+	envDataDir         = "AUTOPILOT_DATA_DIR"
+	defaultDataDir     = ".data"
 	envReconcileQueue  = "ReconcileQueueName"
 	envVerifyQueue     = "VerifyQueueName"
 	envReconcileParked = "ReconcileParkedQueueName"
@@ -44,11 +49,12 @@ const (
 )
 
 // app holds what the functions share: the assembled autopilot Service with
-// the Service Bus senders for retries and parking. It is built on the first
-// invocation (the Functions host waits for "/" before invoking, and
-// credentials and clients are not needed for that). A configuration error is
-// kept and fails every invocation with a message naming the setting: the
-// app never runs without a valid policy.
+// the Service Bus senders for retries and parking. It is built once, on
+// first use: serve starts that in the background as soon as it listens (the
+// Functions host waits for "/" before invoking, and credentials and clients
+// are not needed for that). A configuration error is logged, kept, and fails
+// every invocation with a message naming the setting: the app never runs
+// without a valid policy.
 type app struct {
 	log   zerolog.Logger
 	build func() (*wiring, error)
@@ -195,18 +201,9 @@ func wireFromEnv(getenv func(string) string, log zerolog.Logger) (*wiring, error
 		return nil, fmt.Errorf("configuration: azure client: %w", err)
 	}
 
-	var sb *servicebus.Client
-	switch cs, ns := strings.TrimSpace(getenv(envSBConnection)), strings.TrimSpace(getenv(envSBNamespace)); {
-	case cs != "":
-		if sb, err = servicebus.NewFromConnectionString(cs); err != nil {
-			return nil, &configError{Setting: envSBConnection, Problem: "not a usable connection string", Err: err}
-		}
-	case ns != "":
-		if sb, err = servicebus.NewClient(ns, cred); err != nil {
-			return nil, &configError{Setting: envSBNamespace, Problem: "cannot connect", Err: err}
-		}
-	default:
-		return nil, &configError{Setting: envSBNamespace + " or " + envSBConnection, Problem: "not set; jobs cannot be sent"}
+	sb, err := serviceBusFromEnv(getenv, cred, log)
+	if err != nil {
+		return nil, err
 	}
 	w := &wiring{queues: map[jobs.Kind]hostedQueue{}, now: time.Now}
 	for _, q := range []struct {
@@ -265,6 +262,74 @@ func wireFromEnv(getenv func(string) string, log zerolog.Logger) (*wiring, error
 	}
 	w.svc = svc
 	return w, nil
+}
+
+// serviceBusFromEnv returns the client jobs are sent with. It reads the
+// settings in the order the Service Bus extension resolves the triggers'
+// connection "ServiceBus" (a connection string in ServiceBus wins over
+// ServiceBus__fullyQualifiedNamespace), so the handler sends to the
+// namespace the triggers receive from. ServiceBusConnection, the older
+// setting of this app, is still read after ServiceBus.
+func serviceBusFromEnv(getenv func(string) string, cred azcore.TokenCredential, log zerolog.Logger) (*servicebus.Client, error) {
+	trigger, legacy, ns := strings.TrimSpace(getenv(envSBTrigger)), strings.TrimSpace(getenv(envSBConnection)), strings.TrimSpace(getenv(envSBNamespace))
+	switch {
+	case trigger != "":
+		sb, err := servicebus.NewFromConnectionString(trigger)
+		if err != nil {
+			return nil, &configError{Setting: envSBTrigger, Problem: "not a usable connection string", Err: err}
+		}
+		return sb, nil
+	case legacy != "":
+		if ns != "" {
+			log.Warn().Str("setting", envSBConnection).Str("triggers", envSBNamespace).
+				Msg("jobs are sent with ServiceBusConnection but the triggers read ServiceBus__fullyQualifiedNamespace: put the connection string in ServiceBus so both use the same namespace")
+		}
+		sb, err := servicebus.NewFromConnectionString(legacy)
+		if err != nil {
+			return nil, &configError{Setting: envSBConnection, Problem: "not a usable connection string", Err: err}
+		}
+		return sb, nil
+	case ns != "":
+		sb, err := servicebus.NewClient(ns, cred)
+		if err != nil {
+			return nil, &configError{Setting: envSBNamespace, Problem: "cannot connect", Err: err}
+		}
+		return sb, nil
+	}
+	return nil, &configError{
+		Setting: envSBTrigger + " or " + envSBNamespace,
+		Problem: "not set; jobs cannot be sent (set " + envSandbox + " to a scenario file to run on the sandbox without Azure)",
+	}
+}
+
+// sandboxFromEnv builds the Functions-mode app on the sandbox named by
+// AUTOPILOT_SANDBOX, as `handler local --sandbox` does: the embedded
+// sandbox subscription with its loopback DNS and FHIR servers, and the
+// embedded durable queue in AUTOPILOT_DATA_DIR (default .data). Jobs the
+// functions retry or park go to that queue; the caller runs its workers
+// (RunStandalone) so no Service Bus is needed.
+func sandboxFromEnv(getenv func(string) string, log zerolog.Logger) (*wiring, *standaloneApp, error) {
+	pol, err := loadPolicyFromEnv(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	data := strings.TrimSpace(getenv(envDataDir))
+	if data == "" {
+		data = defaultDataDir
+	}
+	sa, err := buildStandalone(standaloneOptions{policy: pol, scenario: strings.TrimSpace(getenv(envSandbox)), data: data,
+		scenarioLabel: envSandbox, dataLabel: envDataDir}, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	w := &wiring{svc: sa.svc, queues: map[jobs.Kind]hostedQueue{}, now: time.Now}
+	for kind, name := range map[jobs.Kind]string{jobs.KindReconcile: autopilot.DefaultReconcileQueue, jobs.KindVerify: autopilot.DefaultVerifyQueue} {
+		parked := name + parkedQueueSuffix
+		w.queues[kind] = hostedQueue{name: name, parkedName: parked, sender: sa.store.Queue(name), parked: sa.store.Queue(parked)}
+	}
+	log.Info().Str("policy", pol.Source()).Str("mode", string(pol.Mode())).Str("data", data).
+		Msg("sandbox mode: no Azure, no Service Bus; jobs run on the embedded queue's workers in this process")
+	return w, sa, nil
 }
 
 // service returns the wiring, or why function cannot run.

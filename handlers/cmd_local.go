@@ -9,21 +9,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/plautopilot/autopilot/pkg/autopilot"
-	"github.com/plautopilot/autopilot/pkg/azure"
-	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
-	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
-	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
-	"github.com/plautopilot/autopilot/pkg/sandboxnet"
-	"github.com/plautopilot/autopilot/pkg/verify"
 	"github.com/rs/zerolog"
 )
 
@@ -105,70 +96,13 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	} else if pol, err = loadPolicyFromEnv(os.Getenv); err != nil {
 		return fmt.Errorf("%w (or pass --policy)", err)
 	}
-	if err := os.MkdirAll(o.data, 0o755); err != nil {
-		return fmt.Errorf("--data: %w", err)
-	}
-	store, err := embedded.Open(filepath.Join(o.data, "queue.db"), embedded.Options{})
-	if err != nil {
-		return fmt.Errorf("--data: open queue: %w", err)
-	}
-	defer store.Close()
-	dead, err := events.NewFileDeadStore(filepath.Join(o.data, "dead"))
-	if err != nil {
-		return fmt.Errorf("--data: %w", err)
-	}
-	files, err := outcome.NewFileSink(filepath.Join(o.data, "outcomes"))
-	if err != nil {
-		return fmt.Errorf("--data: %w", err)
-	}
-	reports, err := verify.NewDirStore(filepath.Join(o.data, "reports"))
-	if err != nil {
-		return fmt.Errorf("--data: %w", err)
-	}
-
-	var arm core.ARM
-	var tune func(*verify.Verifier, *verify.JobRunner)
-	if o.scenario != "" {
-		sb, err := sandbox.Load(o.scenario)
-		if err != nil {
-			return fmt.Errorf("--sandbox: %w", err)
-		}
-		for _, w := range sb.Warnings() {
-			log.Warn().Str("scenario", o.scenario).Msg(w)
-		}
-		if arm, err = azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: 10 * time.Millisecond, Logger: &log}); err != nil {
-			return err
-		}
-		dns := sandboxnet.NewDNSServer(sandboxnet.NewSandboxView(sb))
-		defer dns.Close()
-		fhir, err := sandboxnet.NewFHIRServer()
-		if err != nil {
-			return fmt.Errorf("sandbox FHIR server: %w", err)
-		}
-		defer fhir.Close()
-		tune = func(v *verify.Verifier, r *verify.JobRunner) {
-			v.ResolverFor, v.DialContext, v.RootCAs = dns.AddrFor, fhir.DialContext, fhir.CertPool()
-			r.PublicURL = func(string) string { return fhir.PublicURL() + "/metadata" }
-		}
-		log.Info().Str("scenario", o.scenario).Strs("subscriptions", sb.SubscriptionIDs()).Msg("sandbox loaded")
-	} else {
-		cred, err := azure.NewCredential(strings.TrimSpace(os.Getenv(envClientID)), azure.InAzure(os.Getenv))
-		if err != nil {
-			return fmt.Errorf("azure credential: %w", err)
-		}
-		if arm, err = azure.New(cred, nil, azure.Config{Logger: &log}); err != nil {
-			return err
-		}
-		log.Info().Strs("subscriptions", pol.Subscriptions()).Msg("real Azure backend (DefaultAzureCredential)")
-	}
-	svc, err := autopilot.New(autopilot.Config{
-		Policy: pol, ARM: arm, Reconcile: store.Queue(autopilot.DefaultReconcileQueue), Verify: store.Queue(autopilot.DefaultVerifyQueue),
-		Sink: outcome.Multi{outcome.NewLogSink(log), files}, Dead: dead, Reports: reports, Log: log,
-		SweepInterval: o.sweep, VerifierFor: verifierFor(arm, pol, reports, tune, log),
-	})
+	sa, err := buildStandalone(standaloneOptions{policy: pol, scenario: o.scenario, data: o.data,
+		scenarioLabel: "--sandbox", dataLabel: "--data", sweep: o.sweep}, log)
 	if err != nil {
 		return err
 	}
+	defer sa.close()
+	svc, store := sa.svc, sa.store
 
 	mux := http.NewServeMux()
 	hook := events.NewWebhook(svc.Intake(), log, events.WebhookOptions{Key: o.webhookKey})

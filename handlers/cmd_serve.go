@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/rs/zerolog"
 )
 
@@ -51,7 +52,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "handler serve: %v\n", err)
 		return 2
 	}
-	log, err := newLogger(stdout, os.Getenv(envLogLevel))
+	// Information on stdout, warnings and errors on stderr: the levels the
+	// Functions host gives each stream (see hostLogWriter).
+	log, err := newLogger(&hostLogWriter{out: stdout, err: stderr}, os.Getenv(envLogLevel))
 	if err != nil {
 		fmt.Fprintf(stderr, "handler serve: %v\n", err)
 		return 2
@@ -63,13 +66,58 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "handler serve: listen: %v\n", err)
 		return 1
 	}
-	if err := serve(ctx, ln, newServer(functions(newApp(log)), log), log); err != nil {
+	a, stopWorkers := serveApp(ctx, os.Getenv, log)
+	err = serve(ctx, ln, newServer(functions(a), log), log)
+	if werr := stopWorkers(); err == nil && werr != nil {
+		err = fmt.Errorf("workers: %w", werr)
+	}
+	if err != nil {
 		log.Error().Err(err).Msg("handler stopped")
 		fmt.Fprintf(stderr, "handler serve: %v\n", err)
 		return 1
 	}
 	return 0
 }
+
+// serveApp returns the app the functions run on, and what stops its
+// background work. With AUTOPILOT_SANDBOX set, the app runs on the sandbox
+// with the embedded queue, and its reconcile and verify workers run here
+// until stopWorkers (the Service Bus triggers are disabled under func start
+// on the sandbox: local.settings.sandbox.json.example). Otherwise the
+// production wiring is built now, in the background, so that a
+// configuration error shows in the process output at start and not only at
+// the first invocation.
+func serveApp(ctx context.Context, getenv func(string) string, log zerolog.Logger) (a *app, stopWorkers func() error) {
+	if strings.TrimSpace(getenv(envSandbox)) == "" {
+		a = newApp(log)
+		go a.wiring()
+		return a, func() error { return nil }
+	}
+	w, sa, err := sandboxFromEnv(getenv, log)
+	a = newAppWith(log, w, err)
+	a.wiring() // logs a configuration error
+	if err != nil {
+		return a, func() error { return nil }
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- sa.svc.RunStandalone(wctx, autopilot.StandaloneOptions{Store: sa.store, Workers: sandboxWorkers, Grace: shutdownTimeout})
+	}()
+	return a, func() error {
+		cancel()
+		err := <-done
+		sa.close()
+		return err
+	}
+}
+
+// sandboxWorkers is how many jobs of each queue run at once in sandbox
+// mode (the default of handler local).
+const sandboxWorkers = 4
+
+// errNoPort: the handler was started without the port the host passes.
+var errNoPort = errors.New("no port")
 
 // listenAddr returns 127.0.0.1:<port> from the port the Functions host
 // passes.
@@ -81,7 +129,7 @@ func listenAddr(getenv func(string) string) (string, error) {
 		port = strings.TrimSpace(getenv(envPortLegacy))
 	}
 	if port == "" {
-		return "", fmt.Errorf("no port: set %s (or the older %s); the Functions host sets it when it starts the handler", envPort, envPortLegacy)
+		return "", fmt.Errorf("%w: set %s (or the older %s); the Functions host sets it when it starts the handler", errNoPort, envPort, envPortLegacy)
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 0 || n > 65535 {
@@ -128,4 +176,57 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, log zerolog.Log
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// hostLogWriter sends each log line to the stream that gives it the right
+// level in the Functions host. The host reads a custom handler's stdout as
+// Information and its stderr as Error, except that a stderr line containing
+// "warn" anywhere (case-insensitive) becomes a Warning (azure-functions-host
+// WorkerProcess.ParseErrorMessageAndLog; HttpWorkerDescription sets
+// UseStdErrorStreamForErrorsOnly). So: debug and info lines go to out,
+// warnings to err, and errors to err with every "warn" in them written as
+// "\u0077arn" (the same JSON text once decoded) so that the host keeps them
+// at Error.
+type hostLogWriter struct {
+	out, err io.Writer
+}
+
+func (w *hostLogWriter) Write(p []byte) (int, error) { return w.out.Write(p) }
+
+func (w *hostLogWriter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
+	switch {
+	case l == zerolog.WarnLevel:
+		return w.err.Write(p)
+	case l >= zerolog.ErrorLevel && l <= zerolog.PanicLevel:
+		if _, err := w.err.Write(escapeWarn(p)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return w.out.Write(p)
+}
+
+// escapeWarn rewrites the first letter of every "warn" (any case) in a JSON
+// line as a \u escape. zerolog lines are JSON objects, where letters only
+// occur inside strings, and no JSON escape ends in a letter w, so the
+// decoded line is unchanged.
+func escapeWarn(p []byte) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i+4 <= len(p); i++ {
+		if !strings.EqualFold(string(p[i:i+4]), "warn") {
+			continue
+		}
+		out = append(out, p[last:i]...)
+		if p[i] == 'W' {
+			out = append(out, `\u0057`...)
+		} else {
+			out = append(out, `\u0077`...)
+		}
+		last = i + 1
+	}
+	if out == nil {
+		return p
+	}
+	return append(out, p[last:]...)
 }

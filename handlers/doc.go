@@ -6,5 +6,6 @@
 // protocol (pkg/funchost), fn_*.go are the five functions, cmd_*.go the
 // subcommands, and app.go is the only place that reads the environment and
 // wires credentials, clients, queues and the policy into a pkg/autopilot
-// Service.
+// Service (standalone.go is the assembly `local` and the Functions-mode
+// sandbox, AUTOPILOT_SANDBOX, share).
 package main

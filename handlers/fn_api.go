@@ -20,6 +20,9 @@ const (
 	apiBinding    = "req" // the httpTrigger binding
 	apiOutput     = "res" // the http output binding
 	apiRouteParam = "path"
+	// functionKeyParam is the query parameter the host reads a function
+	// key from.
+	functionKeyParam = "code"
 )
 
 // api serves the autopilot's HTTP API (autopilot.Service.API, docs/api.md):
@@ -75,6 +78,9 @@ func apiTarget(in funchost.HTTPRequest) string {
 			query.Set(k, v)
 		}
 	}
+	// The function key (?code=) was for the host, which checked it; the API
+	// neither needs nor logs it.
+	query.Del(functionKeyParam)
 	target := (&url.URL{Path: path}).EscapedPath()
 	if len(query) > 0 {
 		target += "?" + query.Encode()

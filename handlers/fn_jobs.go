@@ -34,12 +34,21 @@ func (a *app) runHostedJob(ctx context.Context, inv *funchost.Invocation, bindin
 	}
 	w, err := a.service(inv.Function)
 	if err != nil {
-		return nil, err
+		return nil, &jobError{MessageID: msg.MessageID, Err: err}
 	}
 	d, err := servicebus.FromTrigger(msg.Body, msg.MessageID, msg.DeliveryCount, msg.EnqueuedTime, msg.LockToken)
 	if err != nil {
-		return nil, &funchost.DecodeError{Function: inv.Function, Field: "Data." + binding, Err: err}
+		return nil, &jobError{MessageID: msg.MessageID, Err: &funchost.DecodeError{Function: inv.Function, Field: "Data." + binding, Err: err}}
 	}
+	resp, err := a.settleHostedJob(ctx, inv, w, d, kind, handler)
+	if err != nil {
+		return nil, &jobError{JobID: d.Job.ID, MessageID: msg.MessageID, Err: err}
+	}
+	return resp, nil
+}
+
+// settleHostedJob runs the decoded job d and settles it (see runHostedJob).
+func (a *app) settleHostedJob(ctx context.Context, inv *funchost.Invocation, w *wiring, d jobs.Delivery, kind jobs.Kind, handler func(*wiring) jobs.Handler) (*funchost.Response, error) {
 	q, ok := w.queues[kind]
 	if !ok {
 		return nil, fmt.Errorf("%s: configuration: no queue for %s jobs", inv.Function, kind)

@@ -270,3 +270,46 @@ func parseTimeSpan(t *testing.T, s string) time.Duration {
 	}
 	return time.Duration(tm.Hour())*time.Hour + time.Duration(tm.Minute())*time.Minute + time.Duration(tm.Second())*time.Second
 }
+
+// TestSandboxSettingsRunWithoutServiceBus: local.settings.sandbox.json.example
+// disables exactly the Service Bus triggered functions (the handler's
+// in-process workers run their jobs), names a sandbox and a policy, keeps
+// every %Setting% the enabled functions use, and documents each key.
+func TestSandboxSettingsRunWithoutServiceBus(t *testing.T) {
+	var ls struct {
+		Values map[string]string `json:"Values"`
+	}
+	readJSON(t, filepath.Join("..", "local.settings.sandbox.json.example"), &ls)
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "functions-host.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range readFunctionJSONs(t) {
+		serviceBus := slices.ContainsFunc(f.Bindings, func(b binding) bool { return b.Type == "serviceBusTrigger" })
+		if disabled := ls.Values["AzureWebJobs."+name+".Disabled"] == "true"; disabled != serviceBus {
+			t.Errorf("%s: disabled %v, want %v (disable exactly the Service Bus triggered functions)", name, disabled, serviceBus)
+		}
+		for _, b := range f.Bindings {
+			for _, field := range []string{b.QueueName, b.Schedule, b.Route} {
+				for _, m := range settingRef.FindAllStringSubmatch(field, -1) {
+					if _, ok := ls.Values[m[1]]; !ok {
+						t.Errorf("%s: binding %s uses %%%s%%, missing from local.settings.sandbox.json.example", name, b.Name, m[1])
+					}
+				}
+			}
+		}
+	}
+	for _, k := range []string{envSandbox, envPolicyFile, "AzureWebJobsStorage"} {
+		if ls.Values[k] == "" {
+			t.Errorf("%s is not set", k)
+		}
+	}
+	if ls.Values["FUNCTIONS_WORKER_RUNTIME"] != "custom" {
+		t.Errorf("FUNCTIONS_WORKER_RUNTIME=%q, want custom", ls.Values["FUNCTIONS_WORKER_RUNTIME"])
+	}
+	for k := range ls.Values {
+		if !strings.HasPrefix(k, "AzureWebJobs.") && !strings.Contains(string(doc), "| `"+k+"` |") {
+			t.Errorf("setting %s has no row in the settings table of docs/functions-host.md", k)
+		}
+	}
+}

@@ -38,6 +38,11 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
+		if _, err := listenAddr(os.Getenv); errors.Is(err, errNoPort) {
+			// Started by hand: say what serve mode needs and where else to go.
+			fmt.Fprint(stderr, noPortHint)
+			return 2
+		}
 		return runServe(nil, stdout, stderr)
 	}
 	if isHelp(args[0]) || args[0] == "help" {
@@ -67,6 +72,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	usage(stderr)
 	return 2
 }
+
+// noPortHint answers `handler` run by hand, without the port the Functions
+// host passes.
+var noPortHint = fmt.Sprintf(`handler: no port. Without a command the handler runs in serve mode, as the
+Azure Functions custom handler: the host starts it with %s set
+(the older %s works too).
+
+  on the sandbox, without Azure:  handler local --sandbox testdata/scenarios/guide.yaml --policy examples/policy.yaml
+  under func start:               make start (docs/functions-host.md)
+  every command:                  handler --help
+`, envPort, envPortLegacy)
 
 func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
 

@@ -78,16 +78,20 @@ func hostEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// startBinary starts the handler as the Functions host does and waits until
-// "/" answers. It returns the base URL and the running command.
-func startBinary(t testing.TB, bin string, stdout io.Writer) (string, *exec.Cmd) {
+// startBinary starts the handler as the Functions host does (with env
+// added) and waits until "/" answers. It returns the base URL and the
+// running command. stderr may be nil.
+func startBinary(t testing.TB, bin string, stdout, stderr io.Writer, env ...string) (string, *exec.Cmd) {
 	t.Helper()
 	port := freePort(t)
 	cmd := exec.Command(bin)
-	cmd.Env = hostEnv(envPort + "=" + strconv.Itoa(port))
+	cmd.Env = hostEnv(append([]string{envPort + "=" + strconv.Itoa(port)}, env...)...)
 	cmd.Stdout = stdout
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	errs := &syncBuffer{}
+	cmd.Stderr = errs
+	if stderr != nil {
+		cmd.Stderr = io.MultiWriter(errs, stderr)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +107,32 @@ func startBinary(t testing.TB, bin string, stdout io.Writer) (string, *exec.Cmd)
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("handler never answered on /: %v; stderr: %s", err, stderr.String())
+			t.Fatalf("handler never answered on /: %v; stderr: %s", err, errs.tail(8000))
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// hostLevel is the level the Functions host gives a line of the handler's
+// output (azure-functions-host WorkerProcess: OnOutputDataReceived logs
+// stdout as Information; ParseErrorMessageAndLog logs stderr as Warning
+// when the line contains "warn", else as Error, since custom handlers use
+// the stderr stream for errors only).
+func hostLevel(stderr bool, line string) string {
+	switch {
+	case !stderr:
+		return "Information"
+	case strings.Contains(strings.ToLower(line), "warn"):
+		return "Warning"
+	}
+	return "Error"
+}
+
+// rawLines returns the lines written so far, as text.
+func (b *syncBuffer) rawLines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.FieldsFunc(b.buf.String(), func(r rune) bool { return r == '\n' })
 }
 
 func stopBinary(t testing.TB, cmd *exec.Cmd) error {
@@ -130,8 +156,8 @@ func TestBinaryUnderHostProtocol(t *testing.T) {
 		t.Skip("builds and runs the handler binary")
 	}
 	bin := handlerBinary(t)
-	stdout := &syncBuffer{}
-	base, cmd := startBinary(t, bin, stdout)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	base, cmd := startBinary(t, bin, stdout, stderr)
 
 	status, body := invoke(t, base, fnResourceEvents, "inv-bin-1", envelope(t, "eventgrid-schema.json"))
 	// No policy is configured: the function fails closed, naming the settings.
@@ -146,8 +172,10 @@ func TestBinaryUnderHostProtocol(t *testing.T) {
 	if err := stopBinary(t, cmd); err != nil {
 		t.Fatalf("handler exit after SIGTERM: %v (want a clean exit)", err)
 	}
+	// The failures are on stderr, one line each, at a level the host logs
+	// as Error: the host drops the body of a failed invocation.
 	var got []string
-	for _, l := range stdout.lines(t) {
+	for _, l := range stderr.lines(t) {
 		if id, _ := l["invocationId"].(string); id != "" {
 			got = append(got, fmt.Sprintf("%s %s %s %v", l["level"], id, l["function"], l["status"]))
 		}
@@ -157,16 +185,25 @@ func TestBinaryUnderHostProtocol(t *testing.T) {
 		"error inv-bin-2 Reconcile 400",
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("invocation log lines (-got +want):\n%s", diff)
+		t.Errorf("invocation failure lines on stderr (-got +want):\n%s", diff)
+	}
+	for _, l := range stderr.rawLines() {
+		if lvl := hostLevel(true, l); lvl != "Error" {
+			t.Errorf("the host would log %s, want Error: %s", lvl, l)
+		}
 	}
 	var msgs []string
 	for _, l := range stdout.lines(t) {
-		if l["invocationId"] == nil {
-			msgs = append(msgs, fmt.Sprint(l["message"]))
+		if l["invocationId"] != nil {
+			t.Errorf("invocation line on stdout (the host logs it as Information): %v", l)
 		}
+		msgs = append(msgs, fmt.Sprint(l["message"]))
 	}
-	if diff := cmp.Diff(msgs, []string{"custom handler listening", "configuration is invalid: every function fails until it is fixed and the app restarted", "shutting down", "stopped"}); diff != "" {
-		t.Errorf("lifecycle log lines (-got +want):\n%s", diff)
+	if diff := cmp.Diff(msgs, []string{"custom handler listening", "shutting down", "stopped"}); diff != "" {
+		t.Errorf("lifecycle log lines on stdout (-got +want):\n%s", diff)
+	}
+	if !strings.Contains(strings.Join(stderr.rawLines(), "\n"), "configuration is invalid") {
+		t.Errorf("the configuration error is not on stderr: %s", stderr.tail(4000))
 	}
 }
 
@@ -181,9 +218,9 @@ func TestBinaryRefusesToStartWithoutPort(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Fatalf("exit %v, want status 2; output %s", err, out)
 	}
-	for _, name := range []string{envPort, envPortLegacy} {
-		if !strings.Contains(string(out), name) {
-			t.Errorf("message %q does not name %s", out, name)
+	for _, want := range []string{envPort, envPortLegacy, "handler --help", "handler local --sandbox"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("hint %q does not say %s", out, want)
 		}
 	}
 }
@@ -314,7 +351,7 @@ func BenchmarkBinaryReady(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		start := time.Now()
-		_, cmd := startBinary(b, bin, io.Discard)
+		_, cmd := startBinary(b, bin, io.Discard, nil)
 		total += time.Since(start)
 		n++
 		if err := stopBinary(b, cmd); err != nil {
@@ -322,4 +359,45 @@ func BenchmarkBinaryReady(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms/ready")
+}
+
+// TestHostLogLevels: each log line lands on the stream that gives it its
+// level in the Functions host, and an error that mentions a warning is
+// still an error there, with the same JSON once decoded.
+func TestHostLogLevels(t *testing.T) {
+	var out, errs syncBuffer
+	log, err := newLogger(&hostLogWriter{out: &out, err: &errs}, "debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug().Msg("polling")
+	log.Info().Msg("invocation done")
+	log.Warn().Msg("the policy governs a subscription the setting does not list")
+	reason := `Reconcile: Data.message: WARNING: "Warn" is not a job kind \warn`
+	log.Error().Str("function", fnReconcile).Str("error", reason).Msg("invocation failed")
+
+	var levels []string
+	for _, l := range out.rawLines() {
+		levels = append(levels, hostLevel(false, l))
+	}
+	for _, l := range errs.rawLines() {
+		levels = append(levels, hostLevel(true, l))
+	}
+	if diff := cmp.Diff(levels, []string{"Information", "Information", "Warning", "Error"}); diff != "" {
+		t.Errorf("host levels of debug, info, warn, error (-got +want):\n%s", diff)
+	}
+	lines := errs.lines(t)
+	if len(lines) != 2 || lines[1]["error"] != reason || lines[1]["level"] != "error" {
+		t.Errorf("the error line does not decode to what was logged: %v", lines)
+	}
+}
+
+func TestAPITargetDropsTheFunctionKey(t *testing.T) {
+	got := apiTarget(funchost.HTTPRequest{
+		URL:   "https://func-autopilot.azurewebsites.net/api/evaluate?dryRun=true&code=secret-key",
+		Query: map[string]string{"dryRun": "true", "code": "secret-key"},
+	})
+	if got != "/api/evaluate?dryRun=true" {
+		t.Errorf("apiTarget = %q, want /api/evaluate?dryRun=true (the host's function key is not passed on)", got)
+	}
 }

@@ -154,8 +154,32 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// jobError marks the failure of an invocation that was running a job, so
+// that the failure line names the job and its message.
+type jobError struct {
+	JobID, MessageID string
+	Err              error
+}
+
+func (e *jobError) Error() string { return e.Err.Error() }
+func (e *jobError) Unwrap() error { return e.Err }
+
+// fail answers a failed invocation and writes its one failure line. The
+// host drops the body and Logs of a non-2xx answer (DefaultHttpWorkerService
+// calls EnsureSuccessStatusCode before reading them), so this line, at
+// error level on stderr (hostLogWriter), is where the reason reaches the
+// host's logs and Application Insights: function, invocationId, jobId and
+// messageId when a job was running, status, and the reason as "error".
 func (s *server) fail(w http.ResponseWriter, log zerolog.Logger, err error, body []byte, logs []string, start time.Time) {
 	status := statusOf(err)
+	if je, ok := errors.AsType[*jobError](err); ok {
+		if je.JobID != "" {
+			log = log.With().Str("jobId", je.JobID).Logger()
+		}
+		if je.MessageID != "" {
+			log = log.With().Str("messageId", je.MessageID).Logger()
+		}
+	}
 	ev := log.Error()
 	if status == http.StatusNotImplemented {
 		ev = log.Warn()

@@ -414,7 +414,7 @@ func TestUnconfiguredFunctionsDecodeThenFailClosed(t *testing.T) {
 		{fnResourceEvents, "eventgrid-schema.json", `{"Data":{"event":{"hello":1}}}`, "ResourceEvents: Data.event: is not an event"},
 		{fnResourceEvents, "eventgrid-cloudevents.json", `{"Data":{}}`, "ResourceEvents: Data.event: missing"},
 		{fnReconcile, "servicebus-double-encoded.json", `{"Data":{"message":"{}"},"Metadata":{"EnqueuedTimeUtc":"x"}}`, "Reconcile: Metadata.EnqueuedTimeUtc"},
-		{fnVerify, "servicebus-single-encoded.json", `{"Data":{"message":null}}`, "Verify: Data.message: is null"},
+		{fnVerify, "tolerated-servicebus-single-encoded.json", `{"Data":{"message":null}}`, "Verify: Data.message: is null"},
 		{fnSweep, "timer.json", `{"Data":{"timer":{"IsPastDue":"perhaps"}}}`, "Sweep: Data.timer.IsPastDue"},
 		{fnAPI, "http.json", `{"Data":{"req":{"Url":"http://x"}}}`, "Api: Data.req.Method: missing"},
 	}

@@ -4,8 +4,9 @@
 // ({"Outputs": {...}, "Logs": [...], "ReturnValue": ...}).
 //
 // The host serialises .NET values into the envelope in ways a naive decoder
-// trips on: string values (a Service Bus body, a message id) are JSON-encoded
-// once more, sometimes twice; numbers arrive as strings ("DeliveryCount":
+// trips on: string values are JSON-encoded once more (a message id), and a
+// string trigger value twice (a Service Bus body; an Event Grid event, which
+// arrives as its indented text); numbers arrive as strings ("DeliveryCount":
 // "1"); .NET DateTime values lose their zone ("2023-10-12T20:13:49" means
 // UTC); HTTP headers arrive as arrays. The typed decoders here
 // (EventGridEvent, ServiceBusMessage, Timer, HTTPRequest, MetaString, ...)

@@ -67,6 +67,64 @@ func TestEventGridEventBothSchemas(t *testing.T) {
 	}
 }
 
+// TestEventGridEventHostShapes: whatever way the host encodes the event
+// (a doubly encoded string of the indented event with "\n" or "\r\n", or an
+// object), the decoder gives back exactly the event Event Grid delivered.
+func TestEventGridEventHostShapes(t *testing.T) {
+	tests := []struct{ file, source string }{
+		{"eventgrid-schema.json", "privateendpoint-write.eventgrid.json"},
+		{"eventgrid-schema-crlf.json", "privateendpoint-write.eventgrid.json"},
+		{"tolerated-eventgrid-object.json", "privateendpoint-write.eventgrid.json"},
+		{"eventgrid-cloudevents.json", "connection-write.cloudevents.json"},
+		{"eventgrid-cloudevents-crlf.json", "connection-write.cloudevents.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata", "events", tt.source))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sent []any
+			if err := json.Unmarshal(raw, &sent); err != nil {
+				t.Fatal(err)
+			}
+			got, err := load(t, tt.file, "ResourceEvents").EventGridEvent("event")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev any
+			if err := json.Unmarshal(got, &ev); err != nil {
+				t.Fatalf("event is not JSON: %v", err)
+			}
+			if diff := cmp.Diff(ev, sent[0]); diff != "" {
+				t.Errorf("decoded event differs from the one delivered (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestEventGridMetadataInHostShape: the event's top-level fields arrive as
+// metadata, strings quoted twice and the time in the invariant culture.
+func TestEventGridMetadataInHostShape(t *testing.T) {
+	inv := load(t, "eventgrid-schema.json", "ResourceEvents")
+	for key, want := range map[string]string{
+		"eventType": "Microsoft.Resources.ResourceWriteSuccess",
+		"id":        "1e9c6b3e-6a1b-4f0e-9f5e-2a7c1d3b4e5f",
+		"eventTime": "05/02/2024 10:15:30",
+	} {
+		if got, err := inv.MetaString(key); err != nil || got != want {
+			t.Errorf("Metadata.%s = %q, %v; want %q", key, got, err, want)
+		}
+	}
+	when, err := inv.MetaTime("eventTime")
+	if err != nil || !when.Equal(time.Date(2024, 5, 2, 10, 15, 30, 0, time.UTC)) {
+		t.Errorf("Metadata.eventTime as a time = %v, %v", when, err)
+	}
+	if data, err := inv.MetaObject("data"); err != nil || data["operationName"] != "Microsoft.Network/privateEndpoints/write" {
+		t.Errorf("Metadata.data = %v, %v", data, err)
+	}
+}
+
 func TestEventGridEventShapes(t *testing.T) {
 	event := `{"id":"1","eventType":"Microsoft.Resources.ResourceWriteSuccess","subject":"/x","data":{}}`
 	quoted, _ := json.Marshal(event)
@@ -131,21 +189,25 @@ func TestServiceBusMessageRecorded(t *testing.T) {
 			file: "servicebus-double-encoded.json",
 			fn:   "Reconcile",
 			want: ServiceBusMessage{
-				Body:                  []byte(`{"version":1,"id":"4f1c0d2e9a8b7c6d5e4f3a2b1c0d9e8f","kind":"reconcile","subject":"endpoint","targetId":"/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app/providers/Microsoft.Network/privateEndpoints/pe-fhir","attempt":1}`),
-				MessageID:             "abc",
-				DeliveryCount:         1,
-				EnqueuedTime:          time.Date(2023, 10, 12, 20, 13, 49, 0, time.UTC),
-				LockToken:             "8d4f1a2b-3c4d-4e5f-a6b7-c8d9e0f1a2b3",
-				ContentType:           "application/vnd.plautopilot.job+json;v=1",
-				CorrelationID:         "6d1f2e3a-0000-4000-8000-000000000001",
-				Subject:               "reconcile",
-				SequenceNumber:        42,
-				ApplicationProperties: map[string]any{"attempt": json.Number("1"), "origin": "ResourceEvents"},
+				Body:          []byte(`{"version":1,"id":"4f1c0d2e9a8b7c6d5e4f3a2b1c0d9e8f","kind":"reconcile","subject":"endpoint","targetId":"/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app/providers/Microsoft.Network/privateEndpoints/pe-fhir","attempt":1}`),
+				MessageID:     "abc",
+				DeliveryCount: 1,
+				EnqueuedTime:  time.Date(2023, 10, 12, 20, 13, 49, 0, time.UTC),
+				LockToken:     "8d4f1a2b-3c4d-4e5f-a6b7-c8d9e0f1a2b3",
+				ContentType:   "application/vnd.plautopilot.job+json;v=1",
+				CorrelationID: "6d1f2e3a-0000-4000-8000-000000000001",
+				// The message's Subject is the job kind, but the host merged
+				// the body's "subject" over it (case-insensitive binding
+				// data): what arrives is the job's subject.
+				Subject:        "endpoint",
+				SequenceNumber: 42,
+				ApplicationProperties: map[string]any{"attempt": json.Number("1"), "kind": "reconcile", "subject": "endpoint",
+					"targetId": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app/providers/Microsoft.Network/privateEndpoints/pe-fhir"},
 			},
 		},
 		{
-			name: "single encoded body and plain metadata",
-			file: "servicebus-single-encoded.json",
+			name: "tolerated: single encoded body and plain metadata",
+			file: "tolerated-servicebus-single-encoded.json",
 			fn:   "Verify",
 			want: ServiceBusMessage{
 				Body:                  []byte(`{"version":1,"id":"0a1b2c3d4e5f60718293a4b5c6d7e8f9","kind":"verify","subject":"target","targetId":"/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-fhir/providers/Microsoft.HealthcareApis/workspaces/ws1","attempt":3}`),
@@ -298,8 +360,8 @@ func TestHTTPRequestRecorded(t *testing.T) {
 	}
 	want := HTTPRequest{
 		Method: "POST",
-		URL:    "https://func-autopilot.azurewebsites.net/api/evaluate?subscription=00000000-0000-0000-0000-000000000001&dryRun=true",
-		Query:  map[string]string{"subscription": "00000000-0000-0000-0000-000000000001", "dryRun": "true"},
+		URL:    "https://func-autopilot.azurewebsites.net/api/evaluate?subscription=00000000-0000-0000-0000-000000000001&dryRun=true&code=redacted-function-key",
+		Query:  map[string]string{"subscription": "00000000-0000-0000-0000-000000000001", "dryRun": "true", "code": "redacted-function-key"},
 		Headers: map[string][]string{
 			"Accept":          {"application/json"},
 			"Content-Type":    {"application/json; charset=utf-8"},

@@ -12,9 +12,12 @@ import (
 // EventGridEvent returns the Event Grid event of an eventGridTrigger binding
 // as a JSON object, in whichever schema the subscription uses (Event Grid
 // schema: eventType/eventTime/topic; CloudEvents 1.0: type/time/source). The
-// host sends the event as an object; a JSON string holding the object and a
-// one-element array are accepted too. Parsing the event itself is left to the
-// caller.
+// host sends the event as a string encoded twice: the Event Grid extension
+// binds the event with JToken.ToString(Formatting.Indented) ("\r\n" line
+// breaks on Windows), and the host serialises that string once more into
+// the envelope (testdata/envelopes/README.md). An object, a string holding
+// the object once, and a one-element array are accepted too. Parsing the
+// event itself is left to the caller.
 func (inv *Invocation) EventGridEvent(binding string) (json.RawMessage, error) {
 	raw, err := inv.data(binding)
 	if err != nil {
@@ -63,8 +66,12 @@ type ServiceBusMessage struct {
 	LockToken     string
 	ContentType   string
 	CorrelationID string
-	Subject       string // Subject, or Label for older senders
-	SessionID     string
+	// Subject is the metadata Subject (or Label for older senders). The host
+	// merges a JSON body's top-level fields into the metadata
+	// case-insensitively, so a body field "subject" replaces the message's
+	// Subject here: read what the body also says from the body.
+	Subject   string
+	SessionID string
 	// SequenceNumber is unique per queue and increases with each message.
 	SequenceNumber int64
 	// ApplicationProperties are the sender's custom properties (numbers
