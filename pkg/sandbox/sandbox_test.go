@@ -27,7 +27,7 @@ const (
 	// the zone of workspace FHIR names (ws1-fhir1.fhir.azurehealthcareapis.com)
 	fhirZone   = "/subscriptions/" + sub1 + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.fhir.azurehealthcareapis.com"
 	fhirZoneNm = "privatelink.fhir.azurehealthcareapis.com"
-	conn1  = "pe1.0c0ffee1"
+	conn1      = "pe1.0c0ffee1"
 )
 
 var minimal = filepath.Join("..", "..", "testdata", "scenarios", "minimal.json")
