@@ -61,6 +61,12 @@ func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	printPolicy(stdout, p)
+	if ws := p.ZoneWarnings(); len(ws) > 0 {
+		fmt.Fprintln(stdout, "\nwarnings (the policy is valid; the private DNS zones do not fit its targets):")
+		for _, w := range ws {
+			fmt.Fprintln(stdout, "  - "+w)
+		}
+	}
 	return 0
 }
 

@@ -169,7 +169,7 @@ func (s *Service) Status() Status {
 			list = &st.Decisions
 		case outcome.LinkCreated, outcome.LinkUpdated, outcome.LinkRemoved:
 			list = &st.Links
-		case outcome.ZoneGroupCreated:
+		case outcome.ZoneGroupCreated, outcome.DNSFinding: // DNS findings sit with the zone groups
 			list = &st.ZoneGroups
 		case outcome.VerifyPassed, outcome.VerifyFailed:
 			list = &st.Verification

@@ -26,6 +26,8 @@ const (
 	cOld       = s1 + "/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/old"
 	cSpoke     = s2 + "/resourceGroups/rg-spoke/providers/Microsoft.Network/virtualNetworks/spoke"
 	cZone      = s1 + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com"
+	// cFhirZone serves the workspace FHIR names (private DNS table).
+	cFhirZone = s1 + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.fhir.azurehealthcareapis.com"
 )
 
 func newContract(t *testing.T, opts ...sandbox.Option) (*sandbox.Sandbox, *Client) {
@@ -405,7 +407,7 @@ func TestContractZoneGroupAndRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := sb.Stats().Writes
-	res, err := c.EnsureZoneGroup(ctx, core.ZoneGroupSpec{EndpointID: cPEWs, ZoneIDs: []string{cZone}})
+	res, err := c.EnsureZoneGroup(ctx, core.ZoneGroupSpec{EndpointID: cPEWs, ZoneIDs: []string{cFhirZone}})
 	if err != nil || !res.Changed {
 		t.Fatalf("ensure zone group: got %+v, %v", res, err)
 	}
@@ -416,30 +418,30 @@ func TestContractZoneGroupAndRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e.ZoneGroups) != 1 || e.ZoneGroups[0].Name != DefaultZoneGroupName || len(e.ZoneGroups[0].ZoneIDs) != 1 || !core.SameID(e.ZoneGroups[0].ZoneIDs[0], cZone) {
+	if len(e.ZoneGroups) != 1 || e.ZoneGroups[0].Name != DefaultZoneGroupName || len(e.ZoneGroups[0].ZoneIDs) != 1 || !core.SameID(e.ZoneGroups[0].ZoneIDs[0], cFhirZone) {
 		t.Fatalf("zone groups %+v, want one named default for the zone", e.ZoneGroups)
 	}
 
 	w = sb.Stats().Writes
-	res, err = c.EnsureZoneGroup(ctx, core.ZoneGroupSpec{EndpointID: cPEWs, Name: "other", ZoneIDs: []string{cZone}})
+	res, err = c.EnsureZoneGroup(ctx, core.ZoneGroupSpec{EndpointID: cPEWs, Name: "other", ZoneIDs: []string{cFhirZone}})
 	if err != nil || res.Changed || sb.Stats().Writes != w {
 		t.Errorf("second ensure: got %+v, %v, %d writes; want no change, no write", res, err, sb.Stats().Writes-w)
 	}
 
-	recs, err := c.ListARecords(ctx, cZone)
+	recs, err := c.ListARecords(ctx, cFhirZone)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got *core.ARecord
 	for i := range recs {
-		if recs[i].Name == "ws1-fhir1.fhir" {
+		if recs[i].Name == "ws1-fhir1" {
 			got = &recs[i]
 		}
 	}
 	if got == nil {
-		t.Fatalf("no A record ws1-fhir1.fhir in %+v", recs)
+		t.Fatalf("no A record ws1-fhir1 in %+v", recs)
 	}
-	if got.FQDN != "ws1-fhir1.fhir.privatelink.azurehealthcareapis.com" || !cmp.Equal(got.IPs, e.PrivateIPs[:1]) || got.TTL <= 0 {
+	if got.FQDN != "ws1-fhir1.privatelink.fhir.azurehealthcareapis.com" || !cmp.Equal(got.IPs, e.PrivateIPs[:1]) || got.TTL <= 0 {
 		t.Errorf("A record %+v, want the zone FQDN pointing at the endpoint IP %v", *got, e.PrivateIPs)
 	}
 

@@ -17,8 +17,10 @@ const (
 	gWorkspace = gA + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/workspaces/contoso-health"
 	gHub       = gA + "/resourceGroups/rg-hub-network/providers/Microsoft.Network/virtualNetworks/hub-vnet"
 	gZone      = gA + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com"
-	gSpoke     = gB + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-app-vnet"
-	gPEApp     = gB + "/resourceGroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir"
+	// gFhirZone serves contoso-health-patients.fhir.azurehealthcareapis.com (private DNS table).
+	gFhirZone = gA + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.fhir.azurehealthcareapis.com"
+	gSpoke    = gB + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-app-vnet"
+	gPEApp    = gB + "/resourceGroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir"
 )
 
 func TestGuideScenario(t *testing.T) {
@@ -83,10 +85,10 @@ func TestGuideScenario(t *testing.T) {
 	if res, err := c.SetConnectionStatus(ctx, conn, core.StatusApproved, "allowed: app team subscription"); err != nil || !res.Changed {
 		t.Fatalf("approve: %+v, %v", res, err)
 	}
-	if res, err := c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: gZone, VNetID: gSpoke}); err != nil || !res.Changed {
+	if res, err := c.EnsureVNetLink(ctx, core.LinkSpec{ZoneID: gFhirZone, VNetID: gSpoke}); err != nil || !res.Changed {
 		t.Fatalf("link spoke: %+v, %v", res, err)
 	}
-	if res, err := c.EnsureZoneGroup(ctx, core.ZoneGroupSpec{EndpointID: gPEApp, ZoneIDs: []string{gZone}}); err != nil || !res.Changed {
+	if res, err := c.EnsureZoneGroup(ctx, core.ZoneGroupSpec{EndpointID: gPEApp, ZoneIDs: []string{gFhirZone}}); err != nil || !res.Changed {
 		t.Fatalf("zone group: %+v, %v", res, err)
 	}
 
@@ -94,20 +96,24 @@ func TestGuideScenario(t *testing.T) {
 	if got := manualStatus(t, c, gPEApp); got != core.StatusApproved {
 		t.Errorf("pe-app-fhir manual connection %s, want Approved", got)
 	}
-	if l, ok := linkIn(t, c, gZone, gSpoke); !ok || !l.Managed() {
+	if l, ok := linkIn(t, c, gFhirZone, gSpoke); !ok || !l.Managed() {
 		t.Errorf("spoke link %+v: want a managed link", l)
 	}
-	recs, err := c.ListARecords(ctx, gZone)
-	if err != nil {
-		t.Fatal(err)
+	records := func(zone string) map[string][]string {
+		recs, err := c.ListARecords(ctx, zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := map[string][]string{}
+		for _, r := range recs {
+			found[r.Name] = r.IPs
+		}
+		return found
 	}
-	found := map[string][]string{}
-	for _, r := range recs {
-		found[r.Name] = r.IPs
+	if ips := records(gFhirZone)["contoso-health-patients"]; len(ips) != 1 || ips[0] != "10.1.2.4" {
+		t.Errorf("A records %v: want contoso-health-patients -> 10.1.2.4 in privatelink.fhir...", records(gFhirZone))
 	}
-	if ips := found["contoso-health-patients.fhir"]; len(ips) != 1 || ips[0] != "10.1.2.4" {
-		t.Errorf("A records %v: want contoso-health-patients.fhir -> 10.1.2.4", found)
-	}
+	found := records(gZone)
 	if ips := found["fhirserverxxx"]; len(ips) != 1 || ips[0] != "10.0.1.4" {
 		t.Errorf("A records %v: want the legacy record fhirserverxxx -> 10.0.1.4 kept", found)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
+	"github.com/plautopilot/autopilot/pkg/reconcile"
 	"github.com/plautopilot/autopilot/pkg/sandbox"
 	"github.com/plautopilot/autopilot/pkg/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/verify"
@@ -124,6 +125,8 @@ type story struct {
 	p    *printer
 	res  *Result
 	mark int // outcome events already shown
+	// zoneGroupZones: endpoint name -> the zones its new zone group names
+	zoneGroupZones map[string]string
 }
 
 func (s *story) problem(format string, a ...any) {
@@ -232,11 +235,25 @@ func (s *story) play(ctx context.Context) error {
 		if d := s.decision("pe-app-fhir"); d == nil || d.Rule != "allow-app-subscriptions" {
 			s.problem("pe-app-fhir was not approved by rule allow-app-subscriptions (decision %+v)", d)
 		}
-		if !slices.Contains(w.zoneGroups(appEndpoint), zoneName) {
-			s.problem("pe-app-fhir has no DNS zone group for %s (zones %v)", zoneName, w.zoneGroups(appEndpoint))
+		zg := w.zoneGroups(appEndpoint)
+		slices.Sort(zg)
+		if !slices.Equal(zg, workspaceZones()) {
+			s.problem("pe-app-fhir's DNS zone group names %v, want the workspace zones %v (private DNS table)", zg, workspaceZones())
 		}
-		if owned, ok := w.linkedVNets(zoneName)["spoke-app-vnet"]; !ok || !owned {
-			s.problem("spoke-app-vnet is not linked to %s by the autopilot (linked %v, owned %v)", zoneName, ok, owned)
+		if owned, ok := w.linkedVNets(fhirZone)["spoke-app-vnet"]; !ok || !owned {
+			s.problem("spoke-app-vnet is not linked to %s by the autopilot (linked %v, owned %v)", fhirZone, ok, owned)
+		}
+		for _, l := range s.res.Links {
+			if l.VNet == "spoke-app-vnet" && l.Zone == zoneName && l.Rule == reconcile.RuleLinkEndpointVNets {
+				s.problem("spoke-app-vnet was linked to %s for its workspace endpoint: that zone serves no workspace name", zoneName)
+			}
+		}
+		a, err := s.nslookupFrom(ctx, appVNet, "spoke-app-vnet", wsFQDN, "linked to "+fhirZone)
+		if err != nil {
+			return err
+		}
+		if len(a.Chain) < 2 || a.Chain[1] != "contoso-health-patients."+fhirZone || !slices.Contains(a.IPs, appIP) {
+			s.problem("from spoke-app-vnet %s resolves %s -> %v, want the alias in %s and %s", wsFQDN, strings.Join(a.Chain, " -> "), a.IPs, fhirZone, appIP)
 		}
 		if st, err := w.vq.Stats(ctx); err == nil && !st.NextDue.IsZero() {
 			p.say("verification scheduled for %s (policy delay %s)", st.NextDue.UTC().Format("15:04:05"), w.pol.Verification().Delay)
@@ -295,6 +312,15 @@ func (s *story) play(ctx context.Context) error {
 		} else {
 			s.problem("before its link spoke-new-vnet resolves %v, want the public %s", before.IPs, sandboxnet.DefaultPublicIP)
 		}
+		ws, err := s.nslookupFrom(ctx, newVNet, "spoke-new-vnet", wsFQDN, "peered with hub-vnet, not linked")
+		if err != nil {
+			return err
+		}
+		if slices.Contains(ws.IPs, sandboxnet.DefaultPublicIP) {
+			p.warn("spoke-new-vnet resolves %s publicly: not linked to %s", wsFQDN, fhirZone)
+		} else {
+			s.problem("before its link spoke-new-vnet resolves %s to %v, want the public %s", wsFQDN, ws.IPs, sandboxnet.DefaultPublicIP)
+		}
 		p.say("operator asks the autopilot to verify spoke-new-vnet now (POST /api/verify)")
 		if _, err := w.svc.RequestVerify(ctx, newVNet); err != nil {
 			return err
@@ -320,8 +346,10 @@ func (s *story) play(ctx context.Context) error {
 			return err
 		}
 		s.showOutcomes()
-		if owned, ok := w.linkedVNets(zoneName)["spoke-new-vnet"]; !ok || !owned {
-			s.problem("spoke-new-vnet is not linked to %s by the autopilot after the peering event", zoneName)
+		for _, z := range []string{zoneName, fhirZone} {
+			if owned, ok := w.linkedVNets(z)["spoke-new-vnet"]; !ok || !owned {
+				s.problem("spoke-new-vnet is not linked to %s by the autopilot after the peering event", z)
+			}
 		}
 		return nil
 	})
@@ -340,6 +368,13 @@ func (s *story) play(ctx context.Context) error {
 		}
 		if !slices.Contains(after.IPs, "10.0.1.4") {
 			s.problem("after its link spoke-new-vnet resolves %v, want the private 10.0.1.4", after.IPs)
+		}
+		ws, err := s.nslookupFrom(ctx, newVNet, "spoke-new-vnet", wsFQDN, "after the link")
+		if err != nil {
+			return err
+		}
+		if len(ws.Chain) < 2 || ws.Chain[1] != "contoso-health-patients."+fhirZone || !slices.Contains(ws.IPs, appIP) {
+			s.problem("after its link spoke-new-vnet resolves %s -> %v, want the alias in %s and %s", strings.Join(ws.Chain, " -> "), ws.IPs, fhirZone, appIP)
 		}
 		s.showEvidence(ctx)
 		if dl := w.deadLetters(ctx); len(dl) > 0 {
@@ -370,16 +405,22 @@ func (s *story) drainAll(ctx context.Context) error {
 // nslookup asks spoke-new-vnet's resolver for the legacy FHIR host, as the
 // guide's nslookup from a VM there.
 func (s *story) nslookup(ctx context.Context, when string) (verify.Answer, error) {
-	addr, err := s.w.net.DNS.Listen(newVNet)
+	return s.nslookupFrom(ctx, newVNet, "spoke-new-vnet", legacyFQDN, when)
+}
+
+// nslookupFrom asks the resolver of a VNet for fqdn, as nslookup from a VM
+// there.
+func (s *story) nslookupFrom(ctx context.Context, vnetID, vnetName, fqdn, when string) (verify.Answer, error) {
+	addr, err := s.w.net.DNS.Listen(vnetID)
 	if err != nil {
 		return verify.Answer{}, err
 	}
-	a, err := verify.Lookup(ctx, addr, legacyFQDN)
+	a, err := verify.Lookup(ctx, addr, fqdn)
 	if err != nil {
-		return a, fmt.Errorf("nslookup from spoke-new-vnet: %w", err)
+		return a, fmt.Errorf("nslookup from %s: %w", vnetName, err)
 	}
 	chain := strings.Join(a.Chain, " -> ")
-	s.p.say("nslookup %s from spoke-new-vnet (%s):", legacyFQDN, when)
+	s.p.say("nslookup %s from %s (%s):", fqdn, vnetName, when)
 	s.p.detail("answer", chain+" -> A "+strings.Join(a.IPs, ", "))
 	return a, nil
 }
@@ -416,6 +457,10 @@ func (s *story) showOutcomes() []outcome.Event {
 			}
 		case outcome.ZoneGroupCreated:
 			s.res.ZoneGroups = append(s.res.ZoneGroups, name)
+			if s.zoneGroupZones == nil {
+				s.zoneGroupZones = map[string]string{}
+			}
+			s.zoneGroupZones[name] = strings.TrimPrefix(e.Data.After, "zones: ")
 			p.ok("DNS zone group added to %s (%s)", name, e.Data.After)
 		case outcome.LinkCreated, outcome.LinkUpdated, outcome.LinkRemoved:
 			s.res.Links = append(s.res.Links, Link{VNet: name, Zone: core.NameOf(e.Data.Zone), Rule: e.Data.Rule})
@@ -553,7 +598,7 @@ func (s *story) summary() {
 		rows = append(rows, []string{"link", l.VNet, l.Zone, l.Rule})
 	}
 	for _, z := range res.ZoneGroups {
-		rows = append(rows, []string{"zone group", z, zoneName, "zoneGroups"})
+		rows = append(rows, []string{"zone group", z, s.zoneGroupZones[z], "zoneGroups"})
 	}
 	p.table([]string{"change", "resource", "zone", "rule"}, rows)
 	p.say("verification runs")

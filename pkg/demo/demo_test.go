@@ -26,7 +26,15 @@ func TestDemoStory(t *testing.T) {
 		"approved pe-app-fhir on contoso-health by rule allow-app-subscriptions",
 		"Approved by the platform team policy",
 		"DNS zone group added to pe-app-fhir",
-		"linked spoke-app-vnet to privatelink.azurehealthcareapis.com (rule linkEndpointVNets",
+		"DNS zone group added to pe-app-fhir (zones: privatelink.dicom.azurehealthcareapis.com,privatelink.fhir.azurehealthcareapis.com,privatelink.workspace.azurehealthcareapis.com)",
+		"linked spoke-app-vnet to privatelink.fhir.azurehealthcareapis.com (rule linkEndpointVNets",
+		// the workspace FHIR name, from the linked VNet, through privatelink.fhir...
+		"nslookup contoso-health-patients.fhir.azurehealthcareapis.com from spoke-app-vnet (linked to privatelink.fhir.azurehealthcareapis.com): answer contoso-health-patients.fhir.azurehealthcareapis.com -> contoso-health-patients.privatelink.fhir.azurehealthcareapis.com -> A 10.1.2.4",
+		// ...publicly from the unlinked peered VNet...
+		"nslookup contoso-health-patients.fhir.azurehealthcareapis.com from spoke-new-vnet (peered with hub-vnet, not linked): answer contoso-health-patients.fhir.azurehealthcareapis.com -> contoso-health-patients.privatelink.fhir.azurehealthcareapis.com -> contoso-health-patients-fhir.trafficmanager.net -> contoso-health-patients-fhir.cloudapp.azure.com -> A 203.0.113.10",
+		// ...and privately after the link
+		"linked spoke-new-vnet to privatelink.fhir.azurehealthcareapis.com (rule peered-with-hub)",
+		"nslookup contoso-health-patients.fhir.azurehealthcareapis.com from spoke-new-vnet (after the link): answer contoso-health-patients.fhir.azurehealthcareapis.com -> contoso-health-patients.privatelink.fhir.azurehealthcareapis.com -> A 10.1.2.4",
 		"rejected pe-unknown on contoso-health by rule reject-unknown-subscriptions",
 		"Subscription not onboarded for FHIR private access",
 		"-> A 203.0.113.10",

@@ -91,14 +91,14 @@ func TestVerificationEndToEnd(t *testing.T) {
 		t.Fatalf("no verification of the endpoint pe-app-fhir among %d runs", len(first))
 	}
 	for _, want := range []string{
-		"the VNet spoke-new-vnet (peered with spoke-app-vnet) is not linked to privatelink.azurehealthcareapis.com",
+		"the VNet spoke-new-vnet (peered with spoke-app-vnet) is not linked to privatelink.fhir.azurehealthcareapis.com",
 		"resolves the public address 203.0.113.10",
 	} {
 		if !strings.Contains(endpointRun.Data.Error, want) {
 			t.Errorf("first run's diagnosis lacks %q:\n%s", want, endpointRun.Data.Error)
 		}
 	}
-	if links := w.linkedVNets(zoneName); links["spoke-new-vnet"] {
+	if links := w.linkedVNets(fhirZone); links["spoke-new-vnet"] {
 		t.Fatal("spoke-new-vnet linked before its event: the story's order is broken")
 	}
 
@@ -112,7 +112,7 @@ func TestVerificationEndToEnd(t *testing.T) {
 	if _, err := jobs.Drain(ctx, w.svc.Reconcile, jobs.DrainOptions{Clock: w.clock, Until: w.clock.Now().Add(reconcile.FollowUpWindow)}, w.rq); err != nil {
 		t.Fatal(err)
 	}
-	if owned, ok := w.linkedVNets(zoneName)["spoke-new-vnet"]; !ok || !owned {
+	if owned, ok := w.linkedVNets(fhirZone)["spoke-new-vnet"]; !ok || !owned {
 		t.Fatalf("spoke-new-vnet after the peering event: linked %v, owned by the autopilot %v; want both", ok, owned)
 	}
 

@@ -8,6 +8,26 @@ import (
 	"github.com/plautopilot/autopilot/pkg/core"
 )
 
+// The zones of the private DNS table the story checks (core.DNSTable).
+var (
+	// zoneName is the legacy Azure API for FHIR zone (fhirserverxxx).
+	zoneName = zoneOf(core.TargetService, core.DNSServiceLegacyFHIR)
+	// fhirZone serves the workspace FHIR names.
+	fhirZone = zoneOf(core.TargetWorkspace, core.DNSServiceFHIR)
+)
+
+func zoneOf(kind core.TargetKind, svc core.DNSService) string {
+	for _, z := range core.ZonesForKind(kind) {
+		if z.Service == svc {
+			return z.Zone
+		}
+	}
+	panic("demo: the private DNS table lacks " + string(svc))
+}
+
+// workspaceZones are the zones a workspace endpoint's zone group names.
+func workspaceZones() []string { return core.ZoneNamesFor(core.ZonesForKind(core.TargetWorkspace)) }
+
 // The guide scenario's resources the story acts on
 // (testdata/scenarios/guide.yaml).
 const (
@@ -18,8 +38,12 @@ const (
 	appVNet     = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-app-vnet"
 	newVNet     = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-new-vnet"
 	appEndpoint = subApp + "/resourceGroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir"
-	zoneName    = "privatelink.azurehealthcareapis.com"
 	legacyFQDN  = "fhirserverxxx.azurehealthcareapis.com"
+	// wsFQDN is the workspace FHIR service's host name; it resolves through
+	// privatelink.fhir.azurehealthcareapis.com (private DNS table).
+	wsFQDN = "contoso-health-patients.fhir.azurehealthcareapis.com"
+	// appIP is pe-app-fhir's private address.
+	appIP = "10.1.2.4"
 
 	opEndpointWrite   = "Microsoft.Network/privateEndpoints/write"
 	opConnectionWrite = "Microsoft.HealthcareApis/workspaces/privateEndpointConnections/write"

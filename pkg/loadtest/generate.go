@@ -48,11 +48,24 @@ func FullSpec() Spec {
 	return Spec{Workspaces: 20, Spokes: 500, Requests: 1000, UnknownRequests: 100, DuplicateRate: 0.10, Reorder: true, DropRate: 0.05, Seed: 1}
 }
 
+// ZoneName is the private DNS zone of the generated landing zone: the one
+// the workspaces' FHIR names ({ws}-fhir.fhir.azurehealthcareapis.com)
+// resolve through, per the private DNS table. The workspace and dicom zones
+// are not generated: each approved endpoint gets a DNS finding for them (an
+// observation, no write).
+var ZoneName = func() string {
+	for _, z := range core.ZonesForKind(core.TargetWorkspace) {
+		if z.Service == core.DNSServiceFHIR {
+			return z.Zone
+		}
+	}
+	panic("loadtest: the private DNS table has no workspace FHIR zone")
+}()
+
 // Fixed names of the generated landing zone.
 const (
 	PlatformSubscription     = "00000000-0000-4000-8000-0000000000aa" // FHIR workspaces (governed)
 	ConnectivitySubscription = "00000000-0000-4000-8000-0000000000cc" // hub VNet and private DNS zone
-	ZoneName                 = "privatelink.azurehealthcareapis.com"
 	HubVNetName              = "hub-vnet"
 	HubLinkName              = "hub-vnet-link" // the unmanaged link that must never be touched
 	RuleApprove              = "allow-landing-zones"

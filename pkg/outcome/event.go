@@ -26,8 +26,12 @@ const (
 	LinkUpdated           Type = "io.plautopilot.link.updated"
 	LinkRemoved           Type = "io.plautopilot.link.removed"
 	ZoneGroupCreated      Type = "io.plautopilot.zonegroup.created"
-	VerifyPassed          Type = "io.plautopilot.verify.passed"
-	VerifyFailed          Type = "io.plautopilot.verify.failed"
+	// DNSFinding records a private DNS problem the autopilot reports but does
+	// not fix: a zone an endpoint needs (private DNS table) that the policy
+	// does not manage, or records in a zone no client resolves through.
+	DNSFinding   Type = "io.plautopilot.dns.finding"
+	VerifyPassed Type = "io.plautopilot.verify.passed"
+	VerifyFailed Type = "io.plautopilot.verify.failed"
 	// SubjectGone records a job whose subject no longer exists (nothing to do).
 	SubjectGone Type = "io.plautopilot.subject.gone"
 	// JobFailed records a job dead-lettered with its reason.

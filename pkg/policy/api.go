@@ -72,6 +72,11 @@ type LinkInput struct {
 	// PeeredWithGovernedEndpointVNet is true when this VNet is peered with a
 	// VNet holding such an endpoint (linked when linkPeeredVNets is on).
 	PeeredWithGovernedEndpointVNet bool
+	// NeedZones names the private DNS zones (core.DNSTable) the governed
+	// targets reached through this VNet need: linkEndpointVNets and
+	// linkPeeredVNets link only these. Nil: every managed zone. Link rules
+	// are not limited by it: a rule links every managed zone it lists.
+	NeedZones []string
 }
 
 // LinkDecision says whether a VNet should be linked to one managed zone.

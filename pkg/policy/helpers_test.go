@@ -16,6 +16,7 @@ const (
 	workspaceID = "/subscriptions/" + subHub + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/workspaces/contoso-health"
 	serviceID   = "/subscriptions/" + subHub + "/resourceGroups/rg-health/providers/Microsoft.HealthcareApis/services/fhirserverxxx"
 	zoneID      = "/subscriptions/" + subHub + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com"
+	fhirZoneID  = "/subscriptions/" + subHub + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.fhir.azurehealthcareapis.com"
 	hubVNetID   = "/subscriptions/" + subHub + "/resourceGroups/rg-hub/providers/Microsoft.Network/virtualNetworks/hub-vnet"
 )
 

@@ -11,6 +11,9 @@ import (
 
 func TestDecideLinksWithExamplePolicy(t *testing.T) {
 	p := examplePolicy(t)
+	// The decisions for privatelink.fhir..., the zone workspace FHIR names
+	// resolve through (the example manages the four zones of the table).
+	zoneID := fhirZoneID
 	spoke := func(tags map[string]string, peers ...string) core.VNet {
 		v := core.VNet{ID: vnetID(subApp, "spoke-vnet"), Name: "spoke-vnet", SubscriptionID: subApp, Tags: tags,
 			AddressPrefixes: []string{"10.5.0.0/16"}}
@@ -66,10 +69,51 @@ func TestDecideLinksWithExamplePolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(got, []LinkDecision{tt.want}); diff != "" {
-				t.Errorf("links (-got +want):\n%s", diff)
+			if len(got) != 4 {
+				t.Fatalf("%d decisions, want one per managed zone (4)", len(got))
+			}
+			if diff := cmp.Diff(got[1], tt.want); diff != "" {
+				t.Errorf("link to privatelink.fhir... (-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+// linkEndpointVNets and linkPeeredVNets link only the zones the reached
+// targets need (LinkInput.NeedZones, from the private DNS table); link rules
+// are not narrowed by it.
+func TestDecideLinksNeedZones(t *testing.T) {
+	p := examplePolicy(t)
+	legacy := []string{"privatelink.azurehealthcareapis.com"}
+	got, err := p.DecideLinks(LinkInput{VNet: core.VNet{ID: vnetID(subApp, "app"), Name: "app"}, HasGovernedEndpoint: true, NeedZones: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var linked []string
+	for _, d := range got {
+		if d.Link {
+			linked = append(linked, core.NameOf(d.ZoneID))
+		} else if d.Reason == "" || d.Rule != "" {
+			t.Errorf("unlinked %s without a reason: %+v", core.NameOf(d.ZoneID), d)
+		}
+	}
+	if diff := cmp.Diff(linked, legacy); diff != "" {
+		t.Errorf("legacy endpoint's VNet linked to (-got +want):\n%s", diff)
+	}
+	// a link rule still links the zones it names
+	got, err = p.DecideLinks(LinkInput{VNet: core.VNet{ID: vnetID(subApp, "app"), Name: "app", Peerings: []core.Peering{{RemoteVNetID: hubVNetID}}},
+		HasGovernedEndpoint: true, NeedZones: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked = nil
+	for _, d := range got {
+		if d.Link {
+			linked = append(linked, core.NameOf(d.ZoneID))
+		}
+	}
+	if diff := cmp.Diff(linked, []string{"privatelink.fhir.azurehealthcareapis.com", "privatelink.azurehealthcareapis.com"}); diff != "" {
+		t.Errorf("hub-peered VNet linked to (-got +want):\n%s", diff)
 	}
 }
 
@@ -156,9 +200,12 @@ func TestSettingsFromExamplePolicy(t *testing.T) {
 	got := settings{p.Mode(), p.Subscriptions(), p.Zones(), p.ZoneGroup(), p.Verification(),
 		p.RemoveOwnLinksOnVNetDelete(), p.LinkEndpointVNets(), p.LinkPeeredVNets(), p.DefaultDecision()}
 	want := settings{
-		Mode:                       ModeEnforce,
-		Subscriptions:              []string{subHub},
-		Zones:                      []core.Zone{{ID: zoneID, Name: "privatelink.azurehealthcareapis.com"}},
+		Mode:          ModeEnforce,
+		Subscriptions: []string{subHub},
+		Zones: []core.Zone{{ID: zonePrefix + "privatelink.workspace.azurehealthcareapis.com", Name: "privatelink.workspace.azurehealthcareapis.com"},
+			{ID: fhirZoneID, Name: "privatelink.fhir.azurehealthcareapis.com"},
+			{ID: zonePrefix + "privatelink.dicom.azurehealthcareapis.com", Name: "privatelink.dicom.azurehealthcareapis.com"},
+			{ID: zoneID, Name: "privatelink.azurehealthcareapis.com"}},
 		ZoneGroup:                  ZoneGroupRule{Enabled: true, Name: "default"},
 		Verification:               VerifySettings{Delay: 5 * time.Minute, Attempts: 6, Backoff: time.Minute, ProbeMetadata: true, ProbePublic: true},
 		RemoveOwnLinksOnVNetDelete: true, LinkEndpointVNets: true, LinkPeeredVNets: true,

@@ -448,8 +448,11 @@ func (p *Policy) DecideLinks(in LinkInput) ([]LinkDecision, error) {
 				break
 			}
 		}
+		needed := in.NeedZones == nil || slices.ContainsFunc(in.NeedZones, func(n string) bool { return strings.EqualFold(n, z.Name) })
 		if !d.Link {
 			switch {
+			case !needed && (in.HasGovernedEndpoint || in.PeeredWithGovernedEndpointVNet):
+				d.Reason = "no link rule matched; the targets reached through this VNet do not need this zone (private DNS table)"
 			case in.HasGovernedEndpoint && p.linkEndpointVNets:
 				d.Link, d.Reason, d.ResolutionPolicy = true, "vnet holds an approved endpoint to a governed target (linkEndpointVNets)", "Default"
 			case in.PeeredWithGovernedEndpointVNet && p.linkPeeredVNets:

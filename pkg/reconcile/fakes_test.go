@@ -23,7 +23,7 @@ const (
 
 var (
 	wsID      = "/subscriptions/" + subHub + "/resourceGroups/rg-fhir/providers/Microsoft.HealthcareApis/workspaces/ws1"
-	zoneID    = "/subscriptions/" + subHub + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com"
+	zoneID    = "/subscriptions/" + subHub + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.fhir.azurehealthcareapis.com"
 	hubVNet   = "/subscriptions/" + subHub + "/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub"
 	spokeVNet = "/subscriptions/" + subSpoke + "/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/spoke1"
 	otherVNet = "/subscriptions/" + subSpoke + "/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/tagged"
@@ -58,7 +58,7 @@ func newFakePolicy() *fakePolicy {
 		allowed:       map[string]bool{subSpoke: true},
 		rejectUnknown: true,
 		mode:          policy.ModeEnforce,
-		zones:         []core.Zone{{ID: zoneID, Name: "privatelink.azurehealthcareapis.com"}},
+		zones:         []core.Zone{{ID: zoneID, Name: "privatelink.fhir.azurehealthcareapis.com"}},
 		zoneGroup:     true, linkEndpoint: true, linkPeered: true, removeOwn: true,
 		delay: 5 * time.Minute,
 	}

@@ -293,7 +293,7 @@ func (g *gatherer) connections(ctx context.Context) error {
 		return nil
 	}
 	// The zones' links first: a peer already linked in every managed zone
-	// needs nothing (peers are linked, never updated, by the DNS flow), so
+	// its endpoint's target needs (core.DNSTable) needs nothing (peers are linked, never updated, by the DNS flow), so
 	// it is not read.
 	if err := g.listLinks(ctx, ""); err != nil {
 		return err
@@ -308,8 +308,9 @@ func (g *gatherer) connections(ctx context.Context) error {
 			if vs.VNet == nil {
 				continue
 			}
+			need := neededManaged(g.s, g.p, ae)
 			for _, peer := range activePeers(*vs.VNet) {
-				if linkedEverywhere(g.s, g.p, peer, false) {
+				if linkedIn(g.s, need, peer, false) {
 					continue
 				}
 				if err := g.readVNet(ctx, peer); err != nil {
@@ -326,21 +327,7 @@ func (g *gatherer) connections(ctx context.Context) error {
 // does not own count: those it never updates, so no link rule can ask for
 // a change.
 func linkedEverywhere(s State, p Policy, vnetID string, unmanagedOnly bool) bool {
-	zones := p.Zones()
-	if len(zones) == 0 {
-		return false
-	}
-	for _, z := range zones {
-		links, listed := s.Links[core.IDKey(z.ID)]
-		if !listed {
-			return false
-		}
-		l, ok := findLink(links, vnetID)
-		if !ok || unmanagedOnly && l.Managed() {
-			return false
-		}
-	}
-	return true
+	return linkedIn(s, p.Zones(), vnetID, unmanagedOnly)
 }
 
 func (g *gatherer) readEndpoint(ctx context.Context, id string) error {

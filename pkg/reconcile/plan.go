@@ -33,8 +33,8 @@ type Policy interface {
 type Kind string
 
 // Action kinds. Approve, Reject, CreateLink, UpdateLink, RemoveLink and
-// AddZoneGroup are changes (ARM writes); LeavePending is an observation;
-// ScheduleVerify and Enqueue are follow-ups (queue sends).
+// AddZoneGroup are changes (ARM writes); LeavePending and DNSFinding are
+// observations; ScheduleVerify and Enqueue are follow-ups (queue sends).
 const (
 	KindApprove        Kind = "approve"
 	KindReject         Kind = "reject"
@@ -45,6 +45,12 @@ const (
 	KindAddZoneGroup   Kind = "add-zone-group"
 	KindScheduleVerify Kind = "schedule-verify"
 	KindEnqueue        Kind = "enqueue"
+	// KindDNSFinding reports a DNS problem the autopilot does not fix by
+	// itself: a private DNS zone an endpoint needs (per core.DNSTable) that
+	// the policy does not manage, or records in a zone no client resolves
+	// through (a workspace's records in the legacy zone). An observation:
+	// no write.
+	KindDNSFinding Kind = "dns-finding"
 )
 
 // IsChange reports whether the kind is an ARM write.
@@ -64,6 +70,8 @@ const (
 	RuleZoneGroup         = "zoneGroup"
 	RuleRemoveOwnLinks    = "removeOwnLinksOnVNetDelete"
 	RuleVerify            = "verification"
+	// RuleDNSTable marks findings from the private DNS table (core.DNSTable).
+	RuleDNSTable = "dnsTable"
 )
 
 // Action is one step of a plan.
@@ -115,10 +123,10 @@ func (p Plan) FollowUps() []Action {
 	return p.filter(func(k Kind) bool { return k == KindScheduleVerify || k == KindEnqueue })
 }
 
-// Observations returns the actions that record a decision without a write
-// (connections left pending).
+// Observations returns the actions that record a decision or a finding
+// without a write (connections left pending, DNS findings).
 func (p Plan) Observations() []Action {
-	return p.filter(func(k Kind) bool { return k == KindLeavePending })
+	return p.filter(func(k Kind) bool { return k == KindLeavePending || k == KindDNSFinding })
 }
 
 // Empty reports whether the plan changes nothing in Azure. A plan computed
@@ -316,6 +324,7 @@ func ComputePlan(s State, p Policy) Plan {
 	// then VNets peered with them (so a VNet that is both gets the stronger
 	// reason).
 	for _, ae := range approved {
+		b.dnsFindings(ae)
 		b.zoneGroup(ae)
 	}
 	for _, ae := range approved {
@@ -325,7 +334,7 @@ func ComputePlan(s State, p Policy) Plan {
 		}
 		b.links(es.Endpoint.VNetID, linkWhy{forced: p.LinkEndpointVNets(), rule: RuleLinkEndpointVNets,
 			reason: "VNet of approved endpoint " + core.NameOf(ae.endpointID), governed: true,
-			endpointID: ae.endpointID, targetID: ae.targetID})
+			endpointID: ae.endpointID, targetID: ae.targetID, zones: neededManaged(s, p, ae)})
 	}
 	if p.LinkPeeredVNets() {
 		for _, ae := range approved {
@@ -340,7 +349,8 @@ func ComputePlan(s State, p Policy) Plan {
 			for _, peer := range activePeers(*vs.VNet) {
 				b.links(peer, linkWhy{forced: true, rule: RuleLinkPeeredVNets,
 					reason: "peered with " + vs.VNet.Name + ", the VNet of approved endpoint " + core.NameOf(ae.endpointID),
-					peers:  []core.VNet{*vs.VNet}, endpointID: ae.endpointID, targetID: ae.targetID})
+					peers:  []core.VNet{*vs.VNet}, endpointID: ae.endpointID, targetID: ae.targetID,
+					zones: neededManaged(s, p, ae)})
 			}
 		}
 	}
@@ -401,7 +411,11 @@ type verifySubject struct {
 }
 
 type linkWhy struct {
+	// forced: link without a link rule, in zones only (the managed zones
+	// the target's endpoints need, per core.DNSTable). Link rules still
+	// link any managed zone they name.
 	forced     bool
+	zones      []core.Zone
 	rule       string
 	reason     string
 	governed   bool
@@ -440,8 +454,10 @@ func (b *planner) zoneGroup(ae approvedEndpoint) {
 	for _, g := range ep.ZoneGroups {
 		have = append(have, g.ZoneIDs...)
 	}
+	// Only the managed zones the endpoint's group id needs (core.DNSTable):
+	// a zone that serves none of its names would get no record anyway.
 	var missing []string
-	for _, z := range b.p.Zones() {
+	for _, z := range neededManaged(b.s, b.p, ae) {
 		if !containsID(have, z.ID) {
 			missing = append(missing, z.ID)
 		}
@@ -472,8 +488,8 @@ func (b *planner) zoneGroup(ae approvedEndpoint) {
 
 func (b *planner) links(vnetID string, why linkWhy) {
 	vs, gathered := b.s.VNet(vnetID)
-	if !gathered && why.forced && linkedEverywhere(b.s, b.p, vnetID, false) {
-		return // linked in every zone, so not read: nothing to do
+	if !gathered && why.forced && linkedIn(b.s, why.zones, vnetID, false) {
+		return // linked in every zone it needs, so not read: nothing to do
 	}
 	if vs.VNet == nil {
 		problem := vs.Problem
@@ -490,7 +506,11 @@ func (b *planner) links(vnetID string, why linkWhy) {
 	}
 	v := *vs.VNet
 	var decisions []policy.LinkDecision
-	decisions, err := b.p.DecideLinks(policy.LinkInput{VNet: v, PeeredVNets: why.peers, HasGovernedEndpoint: why.governed})
+	in := policy.LinkInput{VNet: v, PeeredVNets: why.peers, HasGovernedEndpoint: why.governed}
+	if why.forced {
+		in.NeedZones = zoneNamesOf(why.zones)
+	}
+	decisions, err := b.p.DecideLinks(in)
 	if err != nil {
 		b.plan.Notes = append(b.plan.Notes, fmt.Sprintf("VNet %s: link rules failed: %v", v.ID, err))
 		decisions = nil
@@ -509,14 +529,15 @@ func (b *planner) links(vnetID string, why linkWhy) {
 			}
 		}
 		rule, reason := why.rule, why.reason
+		forced := why.forced && containsZone(why.zones, z.ID)
 		spec := core.LinkSpec{ZoneID: z.ID, VNetID: v.ID, Name: LinkName(v.ID)}
 		switch {
 		case d != nil && d.Link:
-			if !why.forced {
+			if !forced {
 				rule, reason = d.Rule, d.Reason
 			}
 			spec.RegistrationEnabled, spec.ResolutionPolicy = d.RegistrationEnabled, d.ResolutionPolicy
-		case why.forced:
+		case forced:
 		default:
 			continue // neither forced nor wanted by a rule
 		}
@@ -528,7 +549,7 @@ func (b *planner) links(vnetID string, why linkWhy) {
 		if l, ok := findLink(links, v.ID); ok {
 			// Linked already (any owner counts). Only a link the autopilot
 			// owns is brought in line with the rule's settings.
-			if l.Managed() && d != nil && d.Link && !why.forced && linkDiffers(l, spec) {
+			if l.Managed() && d != nil && d.Link && !forced && linkDiffers(l, spec) {
 				old := l
 				spec.Update = true
 				b.plan.Actions = append(b.plan.Actions, Action{Kind: KindUpdateLink, Resource: v.ID, Target: why.targetID, Zone: z.ID,

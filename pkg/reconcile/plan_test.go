@@ -31,9 +31,15 @@ func stateOf(f *fakeARM, job jobs.Job) State {
 }
 
 // summary renders a plan as one short line per action.
+// summary lists the plan's actions, DNS findings left out: the fake policy
+// manages only privatelink.fhir..., so every workspace endpoint gets
+// findings for the workspace and dicom zones (TestDNSFindings covers them).
 func summary(pl Plan) []string {
 	var out []string
 	for _, a := range pl.Actions {
+		if a.Kind == KindDNSFinding {
+			continue
+		}
 		line := string(a.Kind) + " " + core.NameOf(a.Resource)
 		if a.Rule != "" {
 			line += " rule=" + a.Rule

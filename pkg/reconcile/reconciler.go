@@ -129,7 +129,7 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 	if r.cfg.Policy.Mode() == policy.ModeAudit {
 		for _, a := range res.Plan.Actions {
 			result := outcome.ResultPlanned
-			if a.Kind == KindLeavePending {
+			if a.Kind == KindLeavePending || a.Kind == KindDNSFinding {
 				result = outcome.ResultObserved
 			}
 			res.Applied = append(res.Applied, ActionResult{Action: a, Result: result})
@@ -229,7 +229,7 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 	}
 	for _, a := range pl.Actions {
 		switch a.Kind {
-		case KindLeavePending:
+		case KindLeavePending, KindDNSFinding:
 			out = append(out, ActionResult{Action: a, Result: outcome.ResultObserved})
 		case KindScheduleVerify, KindEnqueue:
 			if len(errs) > 0 {
@@ -351,6 +351,8 @@ func (r *Reconciler) record(ctx context.Context, job jobs.Job, st State, res Res
 			typ = outcome.LinkRemoved
 		case KindAddZoneGroup:
 			typ = outcome.ZoneGroupCreated
+		case KindDNSFinding:
+			typ = outcome.DNSFinding
 		default:
 			continue // follow-ups are logged, not audit events
 		}

@@ -385,15 +385,26 @@ func (s *Sandbox) targetFQDNs(targetID string) []string {
 	}
 	switch t.typ {
 	case tService:
-		return []string{strings.ToLower(core.NameOf(t.id)) + ".azurehealthcareapis.com"}
+		return []string{strings.ToLower(core.NameOf(t.id)) + "." + publicSuffix(core.TargetService, core.DNSServiceLegacyFHIR)}
 	case tWorkspace:
 		var out []string
 		for _, f := range s.children(t.id, tFhir) {
-			out = append(out, strings.ToLower(core.NameOf(t.id)+"-"+core.NameOf(f.id))+".fhir.azurehealthcareapis.com")
+			out = append(out, strings.ToLower(core.NameOf(t.id)+"-"+core.NameOf(f.id))+"."+publicSuffix(core.TargetWorkspace, core.DNSServiceFHIR))
 		}
 		return out
 	}
 	return nil
+}
+
+// publicSuffix is the public DNS suffix of a service of a target kind, from
+// the private DNS table.
+func publicSuffix(kind core.TargetKind, svc core.DNSService) string {
+	for _, z := range core.ZonesForKind(kind) {
+		if z.Service == svc {
+			return z.PublicSuffix
+		}
+	}
+	return core.HealthcareDomain
 }
 
 type dnsConfig struct {
@@ -446,13 +457,15 @@ func endpointApproved(pe map[string]any) bool {
 	return false
 }
 
-// zoneSuffix is the public suffix a privatelink zone shadows.
-func zoneSuffix(zone string) string {
-	return strings.TrimPrefix(strings.ToLower(zone), "privatelink.")
-}
-
 // syncRecords writes the A records of the endpoint's zone groups when the
-// endpoint is approved, and lists them in the zone configs' recordSets.
+// endpoint is approved, and lists them in the zone configs' recordSets. As
+// in Azure, each of the endpoint's FQDNs goes into the zone that serves it
+// per the private DNS table (core.ZoneForFQDN): ws-fhir.fhir.azurehealthcareapis.com
+// is record "ws-fhir" in privatelink.fhir.azurehealthcareapis.com,
+// ws.workspace.azurehealthcareapis.com record "ws" in
+// privatelink.workspace..., name.azurehealthcareapis.com record "name" in
+// privatelink.azurehealthcareapis.com. A zone of the group that serves none
+// of the FQDNs gets no record.
 func (s *Sandbox) syncRecords(pe *entry) {
 	if pe == nil || pe.typ != tPE || !endpointApproved(pe.body) {
 		return
@@ -462,14 +475,13 @@ func (s *Sandbox) syncRecords(pe *entry) {
 		cfgs := objs(arr(zg.body, "properties", "privateDnsZoneConfigs"))
 		for _, cfg := range cfgs {
 			zoneID := str(cfg, "properties", "privateDnsZoneId")
-			zoneName := strings.ToLower(core.NameOf(zoneID))
+			zoneName := core.ZoneNameOfID(zoneID)
 			sets := []any{}
 			for _, d := range dns {
-				fqdn := strings.ToLower(strings.TrimSuffix(d.fqdn, "."))
-				if best := bestZone(fqdn, cfgs); !strings.EqualFold(best, zoneName) {
+				zone, rel, ok := core.ZoneForFQDN(d.fqdn)
+				if !ok || zone.Zone != zoneName {
 					continue
 				}
-				rel := strings.TrimSuffix(fqdn, "."+zoneSuffix(zoneName))
 				ips := []any{}
 				recs := []any{}
 				for _, ip := range d.ips {
@@ -489,20 +501,6 @@ func (s *Sandbox) syncRecords(pe *entry) {
 			ensure(cfg, "properties")["recordSets"] = sets
 		}
 	}
-}
-
-// bestZone returns the zone of cfgs whose public suffix matches fqdn
-// longest, or "".
-func bestZone(fqdn string, cfgs []map[string]any) string {
-	best := ""
-	for _, cfg := range cfgs {
-		z := strings.ToLower(core.NameOf(str(cfg, "properties", "privateDnsZoneId")))
-		suf := zoneSuffix(z)
-		if strings.HasSuffix(fqdn, "."+suf) && len(suf) > len(zoneSuffix(best)) {
-			best = z
-		}
-	}
-	return best
 }
 
 var validStatus = map[string]string{"pending": "Pending", "approved": "Approved", "rejected": "Rejected"}

@@ -23,19 +23,24 @@ import (
 
 var fast = &runtime.PollUntilDoneOptions{Frequency: time.Millisecond}
 
-func zoneGroupBody(zoneID string) nw.PrivateDNSZoneGroup {
-	return nw.PrivateDNSZoneGroup{Properties: &nw.PrivateDNSZoneGroupPropertiesFormat{
-		PrivateDNSZoneConfigs: []*nw.PrivateDNSZoneConfig{{
-			Name:       to.Ptr("privatelink-azurehealthcareapis-com"),
-			Properties: &nw.PrivateDNSZonePropertiesFormat{PrivateDNSZoneID: to.Ptr(zoneID)},
-		}},
-	}}
+func zoneGroupBody(zoneIDs ...string) nw.PrivateDNSZoneGroup {
+	var cfgs []*nw.PrivateDNSZoneConfig
+	for _, id := range zoneIDs {
+		cfgs = append(cfgs, &nw.PrivateDNSZoneConfig{
+			Name:       to.Ptr(strings.ReplaceAll(id[strings.LastIndex(id, "/")+1:], ".", "-")),
+			Properties: &nw.PrivateDNSZonePropertiesFormat{PrivateDNSZoneID: to.Ptr(id)},
+		})
+	}
+	return nw.PrivateDNSZoneGroup{Properties: &nw.PrivateDNSZoneGroupPropertiesFormat{PrivateDNSZoneConfigs: cfgs}}
 }
 
-func putZoneGroup(t *testing.T, c clients) {
+func putZoneGroup(t *testing.T, c clients, zoneIDs ...string) {
 	t.Helper()
 	ctx := context.Background()
-	p, err := c.zgs.BeginCreateOrUpdate(ctx, "rg-net", "pe1", "default", zoneGroupBody(zone1), nil)
+	if len(zoneIDs) == 0 {
+		zoneIDs = []string{fhirZone}
+	}
+	p, err := c.zgs.BeginCreateOrUpdate(ctx, "rg-net", "pe1", "default", zoneGroupBody(zoneIDs...), nil)
 	if err != nil {
 		t.Fatalf("zone group: %v", err)
 	}
@@ -44,9 +49,15 @@ func putZoneGroup(t *testing.T, c clients) {
 	}
 }
 
+// aRecord reads an A record of privatelink.fhir.azurehealthcareapis.com.
 func aRecord(t *testing.T, c clients, name string) (ips []string, ttl int64, err error) {
 	t.Helper()
-	rs, err := c.records.Get(context.Background(), "rg-dns", zoneNm, dns.RecordTypeA, name, nil)
+	return aRecordIn(t, c, fhirZoneNm, name)
+}
+
+func aRecordIn(t *testing.T, c clients, zone, name string) (ips []string, ttl int64, err error) {
+	t.Helper()
+	rs, err := c.records.Get(context.Background(), "rg-dns", zone, dns.RecordTypeA, name, nil)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -59,26 +70,56 @@ func aRecord(t *testing.T, c clients, name string) (ips []string, ttl int64, err
 func TestZoneGroupCreatesARecordOnlyWhenApproved(t *testing.T) {
 	_, c := loadMinimal(t)
 	putZoneGroup(t, c)
-	if _, _, err := aRecord(t, c, "ws1-fhir1.fhir"); err == nil {
+	if _, _, err := aRecord(t, c, "ws1-fhir1"); err == nil {
 		t.Fatal("a pending endpoint's zone group wrote an A record")
 	}
 	if err := approve(t, c, hc.PrivateEndpointServiceConnectionStatusApproved, "ok"); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
-	ips, ttl, err := aRecord(t, c, "ws1-fhir1.fhir")
+	ips, ttl, err := aRecord(t, c, "ws1-fhir1")
 	if err != nil {
 		t.Fatalf("A record after approval: %v", err)
 	}
 	if diff := cmp.Diff(ips, []string{"10.0.1.4"}); diff != "" || ttl != 10 {
-		t.Errorf("A ws1-fhir1.fhir = %v ttl %d, want 10.0.1.4 ttl 10 (%s)", ips, ttl, diff)
+		t.Errorf("A ws1-fhir1 = %v ttl %d, want 10.0.1.4 ttl 10 (%s)", ips, ttl, diff)
 	}
 	zg, err := c.zgs.Get(context.Background(), "rg-net", "pe1", "default", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sets := zg.Properties.PrivateDNSZoneConfigs[0].Properties.RecordSets
-	if len(sets) != 1 || *sets[0].RecordSetName != "ws1-fhir1.fhir" {
+	if len(sets) != 1 || *sets[0].RecordSetName != "ws1-fhir1" || *sets[0].Fqdn != "ws1-fhir1.privatelink.fhir.azurehealthcareapis.com" {
 		t.Errorf("zone group record sets = %+v", sets)
+	}
+}
+
+// As in Azure, a zone group writes each FQDN of the endpoint into the zone
+// of the private DNS table that serves it: a workspace FHIR name into
+// privatelink.fhir... as "{ws}-{fhir}", never into the legacy zone as
+// "{ws}-{fhir}.fhir", even when the group names the legacy zone too.
+func TestZoneGroupWritesRecordsOnlyIntoTheZoneServingTheName(t *testing.T) {
+	_, c := loadMinimal(t)
+	if err := approve(t, c, hc.PrivateEndpointServiceConnectionStatusApproved, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	putZoneGroup(t, c, zone1, fhirZone)
+	if ips, _, err := aRecordIn(t, c, fhirZoneNm, "ws1-fhir1"); err != nil || len(ips) != 1 || ips[0] != "10.0.1.4" {
+		t.Errorf("A ws1-fhir1 in %s = %v, %v; want 10.0.1.4", fhirZoneNm, ips, err)
+	}
+	for _, name := range []string{"ws1-fhir1.fhir", "ws1-fhir1"} {
+		if _, _, err := aRecordIn(t, c, zoneNm, name); err == nil {
+			t.Errorf("the legacy zone %s got record %q for a workspace name", zoneNm, name)
+		}
+	}
+	zg, err := c.zgs.Get(context.Background(), "rg-net", "pe1", "default", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range zg.Properties.PrivateDNSZoneConfigs {
+		n := len(cfg.Properties.RecordSets)
+		if strings.HasSuffix(*cfg.Properties.PrivateDNSZoneID, fhirZoneNm) != (n == 1) {
+			t.Errorf("zone config %s lists %d record sets", *cfg.Properties.PrivateDNSZoneID, n)
+		}
 	}
 }
 
@@ -88,7 +129,7 @@ func TestZoneGroupOnApprovedEndpointWritesRecordAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	putZoneGroup(t, c)
-	if ips, _, err := aRecord(t, c, "ws1-fhir1.fhir"); err != nil || len(ips) != 1 {
+	if ips, _, err := aRecord(t, c, "ws1-fhir1"); err != nil || len(ips) != 1 {
 		t.Errorf("A record = %v, %v", ips, err)
 	}
 }

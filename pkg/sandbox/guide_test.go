@@ -76,7 +76,7 @@ func TestGuideStoryThroughSDK(t *testing.T) {
 	}
 
 	spoke := "/subscriptions/" + subB + "/resourceGroups/rg-app-network/providers/Microsoft.Network/virtualNetworks/spoke-app-vnet"
-	lp, err := a.links.BeginCreateOrUpdate(ctx, "rg-dns", zoneNm, "spoke-app-vnet", linkBody(spoke), &dns.VirtualNetworkLinksClientBeginCreateOrUpdateOptions{IfNoneMatch: to.Ptr("*")})
+	lp, err := a.links.BeginCreateOrUpdate(ctx, "rg-dns", fhirZoneNm, "spoke-app-vnet", linkBody(spoke), &dns.VirtualNetworkLinksClientBeginCreateOrUpdateOptions{IfNoneMatch: to.Ptr("*")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,26 +85,34 @@ func TestGuideStoryThroughSDK(t *testing.T) {
 	}
 
 	zp, err := b.zgs.BeginCreateOrUpdate(ctx, "rg-app-network", "pe-app-fhir", "default",
-		zoneGroupBody("/subscriptions/"+subA+"/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/"+zoneNm), nil)
+		zoneGroupBody("/subscriptions/"+subA+"/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/"+fhirZoneNm), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := zp.PollUntilDone(ctx, fast); err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	rp := a.records.NewListByTypePager("rg-dns", zoneNm, dns.RecordTypeA, nil)
-	for rp.More() {
-		page, err := rp.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
+	records := func(zone string) []string {
+		var names []string
+		rp := a.records.NewListByTypePager("rg-dns", zone, dns.RecordTypeA, nil)
+		for rp.More() {
+			page, err := rp.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Value {
+				names = append(names, *r.Name+" "+*r.Properties.ARecords[0].IPv4Address)
+			}
 		}
-		for _, r := range page.Value {
-			names = append(names, *r.Name+" "+*r.Properties.ARecords[0].IPv4Address)
-		}
+		return names
 	}
-	if diff := cmp.Diff(names, []string{"contoso-health-patients.fhir 10.1.2.4", "fhirserverxxx 10.0.1.4"}); diff != "" {
-		t.Errorf("A records (-got +want):\n%s", diff)
+	// the workspace FHIR name in privatelink.fhir..., the legacy zone keeps
+	// only the legacy service's record
+	if diff := cmp.Diff(records(fhirZoneNm), []string{"contoso-health-patients 10.1.2.4"}); diff != "" {
+		t.Errorf("A records of %s (-got +want):\n%s", fhirZoneNm, diff)
+	}
+	if diff := cmp.Diff(records(zoneNm), []string{"fhirserverxxx 10.0.1.4"}); diff != "" {
+		t.Errorf("A records of %s (-got +want):\n%s", zoneNm, diff)
 	}
 	pe, err := b.pes.Get(ctx, "rg-app-network", "pe-app-fhir", nil)
 	if err != nil {

@@ -44,7 +44,7 @@ func TestListsByScope(t *testing.T) {
 				}
 				return n, p.More(), err
 			})
-		}, []string{"privatelink.azurehealthcareapis.com", "privatelink.dicom.azurehealthcareapis.com"}},
+		}, []string{"privatelink.azurehealthcareapis.com", "privatelink.dicom.azurehealthcareapis.com", "privatelink.fhir.azurehealthcareapis.com", "privatelink.workspace.azurehealthcareapis.com"}},
 		{"all record sets of the zone", func(t *testing.T) []string {
 			p := a.records.NewListPager("rg-dns", zoneNm, nil)
 			return names(t, func() ([]string, bool, error) {

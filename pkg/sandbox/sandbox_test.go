@@ -24,7 +24,10 @@ const (
 	vnet1  = "/subscriptions/" + sub1 + "/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet1"
 	zone1  = "/subscriptions/" + sub1 + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com"
 	zoneNm = "privatelink.azurehealthcareapis.com"
-	conn1  = "pe1.0c0ffee1"
+	// the zone of workspace FHIR names (ws1-fhir1.fhir.azurehealthcareapis.com)
+	fhirZone   = "/subscriptions/" + sub1 + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.fhir.azurehealthcareapis.com"
+	fhirZoneNm = "privatelink.fhir.azurehealthcareapis.com"
+	conn1      = "pe1.0c0ffee1"
 )
 
 var minimal = filepath.Join("..", "..", "testdata", "scenarios", "minimal.json")

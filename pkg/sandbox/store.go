@@ -413,7 +413,7 @@ func privateLinkResources(target *entry) []any {
 			"properties": map[string]any{
 				"groupId":           "healthcareworkspace",
 				"requiredMembers":   []any{"fhirservices", "dicomservices"},
-				"requiredZoneNames": []any{"privatelink.fhir.azurehealthcareapis.com", "privatelink.dicom.azurehealthcareapis.com"},
+				"requiredZoneNames": zoneNamesAny(core.TargetWorkspace),
 			},
 		}}
 	case tService:
@@ -423,9 +423,19 @@ func privateLinkResources(target *entry) []any {
 			"properties": map[string]any{
 				"groupId":           "fhir",
 				"requiredMembers":   []any{"fhir"},
-				"requiredZoneNames": []any{"privatelink.azurehealthcareapis.com"},
+				"requiredZoneNames": zoneNamesAny(core.TargetService),
 			},
 		}}
 	}
 	return []any{}
+}
+
+// zoneNamesAny lists the private DNS zones of a target kind, in the order
+// of the private DNS table.
+func zoneNamesAny(kind core.TargetKind) []any {
+	var out []any
+	for _, z := range core.ZonesForKind(kind) {
+		out = append(out, z.Zone)
+	}
+	return out
 }

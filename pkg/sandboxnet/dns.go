@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"github.com/plautopilot/autopilot/pkg/core"
 )
 
 // DefaultPublicIP is the public address the sandbox answers for a FHIR host
@@ -18,19 +20,17 @@ import (
 // the loopback public listener).
 const DefaultPublicIP = "203.0.113.10"
 
-// DefaultSuffixes are the public DNS suffixes whose hosts the sandbox
-// resolves; the privatelink alias of NAME.SUFFIX is NAME.privatelink.SUFFIX.
-var DefaultSuffixes = []string{"azurehealthcareapis.com"}
-
 // View is the sandbox's knowledge of private DNS, implemented over the
 // sandbox state.
 type View interface {
 	// Resolve tells how the public host fqdn (lower case, no trailing dot,
 	// e.g. "ws1-fhir1.fhir.azurehealthcareapis.com") resolves from vnetID:
 	// known is false when the sandbox has no such host (NXDOMAIN); linked is
-	// true when vnetID has a link to the private DNS zone holding the host's
-	// privatelink record; privateIPs are that record's addresses (none: the
-	// linked zone lacks the record, and the alias gets NXDOMAIN as in Azure).
+	// true when vnetID has a link to the private DNS zone that serves the
+	// host per the private DNS table (core.ZoneForFQDN: privatelink.fhir...
+	// for ws1-fhir1.fhir...); privateIPs are that zone's record for the host
+	// (none: the linked zone lacks the record, and the alias gets NXDOMAIN
+	// as in Azure).
 	Resolve(vnetID, fqdn string) (privateIPs []string, linked bool, known bool)
 }
 
@@ -38,20 +38,25 @@ type View interface {
 // inside each VNet: one loopback listener (UDP and TCP on one port) per
 // VNet, started on first use.
 //
-// Seen from a VNet linked to the zone:
+// The names it knows are those of the private DNS table (core.DNSTable):
+// the public name gets a CNAME with "privatelink" inserted before the
+// service's suffix (core.PrivateLinkAlias), answered by the A record of the
+// matching zone. Seen from a VNet linked to that zone:
 //
-//	NAME.SUFFIX CNAME NAME.privatelink.SUFFIX A 172.21.0.4
+//	ws-fhir.fhir.azurehealthcareapis.com CNAME ws-fhir.privatelink.fhir.azurehealthcareapis.com A 172.21.0.4
+//	name.azurehealthcareapis.com CNAME name.privatelink.azurehealthcareapis.com A 10.0.1.4
 //
-// Seen from any other VNet (the guide's broken nslookup):
+// Seen from any other VNet (the guide's broken nslookup), the public answer:
 //
-//	NAME.SUFFIX CNAME NAME.privatelink.SUFFIX CNAME NAME.trafficmanager.net
-//	CNAME NAME.cloudapp.azure.com A 203.0.113.10
+//	NAME.SUFFIX CNAME NAME.privatelink.SUFFIX CNAME HOST.trafficmanager.net
+//	CNAME HOST.cloudapp.azure.com A 203.0.113.10
 //
-// (dots in NAME become dashes in the Traffic Manager and cloudapp names).
+// (HOST is the public name before azurehealthcareapis.com, dots as dashes).
+// A VNet linked only to another zone (the legacy one, for a workspace FHIR
+// name) gets the public answer: Azure never looks there for that name.
 type DNSServer struct {
 	view     View
 	publicIP string
-	suffixes []string
 
 	mu      sync.Mutex
 	vnets   map[string]*vnetListener
@@ -71,15 +76,10 @@ type DNSOption func(*DNSServer)
 // WithPublicIP replaces DefaultPublicIP.
 func WithPublicIP(ip string) DNSOption { return func(d *DNSServer) { d.publicIP = ip } }
 
-// WithSuffixes replaces DefaultSuffixes (longest match wins).
-func WithSuffixes(s ...string) DNSOption {
-	return func(d *DNSServer) { d.suffixes = s }
-}
-
 // NewDNSServer returns a server answering from view. Listeners start on
 // the first AddrFor or Listen of each VNet; Close stops them all.
 func NewDNSServer(view View, opts ...DNSOption) *DNSServer {
-	d := &DNSServer{view: view, publicIP: DefaultPublicIP, suffixes: DefaultSuffixes,
+	d := &DNSServer{view: view, publicIP: DefaultPublicIP,
 		vnets: map[string]*vnetListener{}, aliases: map[string]string{}}
 	for _, o := range opts {
 		o(d)
@@ -208,10 +208,11 @@ func (d *DNSServer) Answer(vnetID, qname string, qtype uint16) ([]dns.RR, int) {
 	if !ok {
 		return nil, dns.RcodeNameError
 	}
-	suffix := d.suffixOf(host)
-	prefix := strings.TrimSuffix(host, "."+suffix)
-	pl := prefix + ".privatelink." + suffix
-	dashed := strings.ReplaceAll(prefix, ".", "-")
+	pl, ok := core.PrivateLinkAlias(host)
+	if !ok {
+		return nil, dns.RcodeNameError
+	}
+	dashed := strings.ReplaceAll(strings.TrimSuffix(host, "."+core.HealthcareDomain), ".", "-")
 	tm := dashed + ".trafficmanager.net"
 	ca := dashed + ".cloudapp.azure.com"
 
@@ -274,23 +275,15 @@ func (d *DNSServer) classify(name string) (host string, st stage, ok bool) {
 		}
 		return host, stageCloudapp, ok
 	}
-	if i := strings.Index(name, ".privatelink."); i > 0 {
-		host = name[:i] + "." + name[i+len(".privatelink."):]
-		return host, stagePrivatelink, d.suffixOf(host) != ""
+	z, rec, ok := core.ZoneForFQDN(name)
+	if !ok {
+		return "", stagePublic, false
 	}
-	return name, stagePublic, d.suffixOf(name) != ""
-}
-
-// suffixOf returns the longest configured suffix of host ("" when none).
-func (d *DNSServer) suffixOf(host string) string {
-	best := ""
-	for _, s := range d.suffixes {
-		s = strings.ToLower(strings.Trim(s, "."))
-		if strings.HasSuffix(host, "."+s) && len(s) > len(best) {
-			best = s
-		}
+	host = rec + "." + z.PublicSuffix
+	if strings.HasSuffix(name, "."+z.Zone) {
+		return host, stagePrivatelink, true
 	}
-	return best
+	return host, stagePublic, true
 }
 
 // VNets returns the VNets that have a listener, sorted, for diagnostics.

@@ -41,6 +41,7 @@ var DNSNames = []string{
 	"*.azurehealthcareapis.com",
 	"*.fhir.azurehealthcareapis.com",
 	"*.dicom.azurehealthcareapis.com",
+	"*.workspace.azurehealthcareapis.com",
 	"*.privatelink.azurehealthcareapis.com",
 	"localhost",
 }

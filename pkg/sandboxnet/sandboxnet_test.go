@@ -52,7 +52,8 @@ func (m *mapView) link(vnetID string) {
 
 func guideView() *mapView {
 	return &mapView{
-		ips:    map[string][]string{legacy: {"172.21.0.4"}, wsFHIR: {"10.0.1.5"}, "norecord.azurehealthcareapis.com": nil},
+		ips: map[string][]string{legacy: {"172.21.0.4"}, wsFHIR: {"10.0.1.5"}, "ws1.workspace.azurehealthcareapis.com": {"10.0.1.6"},
+			"ws1-img.dicom.azurehealthcareapis.com": {"10.0.1.7"}, "norecord.azurehealthcareapis.com": nil},
 		linked: map[string]bool{hub: true},
 	}
 }
@@ -117,16 +118,32 @@ func TestDNSServerAnswersLikeAzurePerVNet(t *testing.T) {
 			},
 		},
 		{
-			name: "workspace FHIR host keeps its .fhir label before privatelink", vnet: hub, qname: "WS1-FHIR1.fhir.azurehealthcareapis.com.", qtype: dns.TypeA,
+			name: "workspace FHIR host: privatelink inserted before fhir.azurehealthcareapis.com", vnet: hub, qname: "WS1-FHIR1.fhir.azurehealthcareapis.com.", qtype: dns.TypeA,
 			want: []string{
-				"ws1-fhir1.fhir.azurehealthcareapis.com. CNAME ws1-fhir1.fhir.privatelink.azurehealthcareapis.com.",
-				"ws1-fhir1.fhir.privatelink.azurehealthcareapis.com. A 10.0.1.5",
+				"ws1-fhir1.fhir.azurehealthcareapis.com. CNAME ws1-fhir1.privatelink.fhir.azurehealthcareapis.com.",
+				"ws1-fhir1.privatelink.fhir.azurehealthcareapis.com. A 10.0.1.5",
 			},
 		},
 		{
-			name: "privatelink name asked directly from an unlinked VNet", vnet: spoke, qname: "ws1-fhir1.fhir.privatelink.azurehealthcareapis.com", qtype: dns.TypeA,
+			name: "workspace host: privatelink inserted before workspace.azurehealthcareapis.com", vnet: hub, qname: "ws1.workspace.azurehealthcareapis.com", qtype: dns.TypeA,
 			want: []string{
-				"ws1-fhir1.fhir.privatelink.azurehealthcareapis.com. CNAME ws1-fhir1-fhir.trafficmanager.net.",
+				"ws1.workspace.azurehealthcareapis.com. CNAME ws1.privatelink.workspace.azurehealthcareapis.com.",
+				"ws1.privatelink.workspace.azurehealthcareapis.com. A 10.0.1.6",
+			},
+		},
+		{
+			name: "workspace DICOM host: privatelink inserted before dicom.azurehealthcareapis.com", vnet: spoke, qname: "ws1-img.dicom.azurehealthcareapis.com", qtype: dns.TypeA,
+			want: []string{
+				"ws1-img.dicom.azurehealthcareapis.com. CNAME ws1-img.privatelink.dicom.azurehealthcareapis.com.",
+				"ws1-img.privatelink.dicom.azurehealthcareapis.com. CNAME ws1-img-dicom.trafficmanager.net.",
+				"ws1-img-dicom.trafficmanager.net. CNAME ws1-img-dicom.cloudapp.azure.com.",
+				"ws1-img-dicom.cloudapp.azure.com. A 203.0.113.10",
+			},
+		},
+		{
+			name: "privatelink name asked directly from an unlinked VNet", vnet: spoke, qname: "ws1-fhir1.privatelink.fhir.azurehealthcareapis.com", qtype: dns.TypeA,
+			want: []string{
+				"ws1-fhir1.privatelink.fhir.azurehealthcareapis.com. CNAME ws1-fhir1-fhir.trafficmanager.net.",
 				"ws1-fhir1-fhir.trafficmanager.net. CNAME ws1-fhir1-fhir.cloudapp.azure.com.",
 				"ws1-fhir1-fhir.cloudapp.azure.com. A 203.0.113.10",
 			},
@@ -141,7 +158,8 @@ func TestDNSServerAnswersLikeAzurePerVNet(t *testing.T) {
 			want:      []string{"norecord.azurehealthcareapis.com. CNAME norecord.privatelink.azurehealthcareapis.com."},
 		},
 		{name: "unknown host", vnet: hub, qname: "nope.azurehealthcareapis.com", qtype: dns.TypeA, wantRcode: dns.RcodeNameError},
-		{name: "name outside the sandbox's suffixes", vnet: hub, qname: "example.org", qtype: dns.TypeA, wantRcode: dns.RcodeNameError},
+		{name: "name outside the private DNS table", vnet: hub, qname: "example.org", qtype: dns.TypeA, wantRcode: dns.RcodeNameError},
+		{name: "a bare service suffix names no host", vnet: hub, qname: "fhir.azurehealthcareapis.com", qtype: dns.TypeA, wantRcode: dns.RcodeNameError},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,14 +77,18 @@ func (v *SandboxView) read() state {
 				}
 			}
 			st.records[core.IDKey(zone)+"|"+strings.ToLower(core.NameOf(r.ID))] = ips
-			if zn := strings.ToLower(core.NameOf(zone)); strings.HasPrefix(zn, "privatelink.") {
-				st.hosts[strings.ToLower(core.NameOf(r.ID))+"."+strings.TrimPrefix(zn, "privatelink.")] = true
+			// the public name the record answers for: "ws1-fhir1" in
+			// privatelink.fhir... is ws1-fhir1.fhir.azurehealthcareapis.com
+			if z, ok := core.ZoneByName(core.NameOf(zone)); ok {
+				st.hosts[strings.ToLower(core.NameOf(r.ID))+"."+z.PublicSuffix] = true
 			}
 		case typ == "microsoft.healthcareapis/services":
-			st.hosts[strings.ToLower(core.NameOf(r.ID))+".azurehealthcareapis.com"] = true
+			st.hosts[strings.ToLower(core.NameOf(r.ID))+"."+suffixOf(core.TargetService, core.DNSServiceLegacyFHIR)] = true
+		case typ == "microsoft.healthcareapis/workspaces":
+			st.hosts[strings.ToLower(core.NameOf(r.ID))+"."+suffixOf(core.TargetWorkspace, core.DNSServiceWorkspace)] = true
 		case typ == "microsoft.healthcareapis/workspaces/fhirservices":
 			ws := core.NameOf(core.ParentOf(r.ID))
-			st.hosts[strings.ToLower(ws+"-"+core.NameOf(r.ID))+".fhir.azurehealthcareapis.com"] = true
+			st.hosts[strings.ToLower(ws+"-"+core.NameOf(r.ID))+"."+suffixOf(core.TargetWorkspace, core.DNSServiceFHIR)] = true
 		case typ == "microsoft.network/privateendpoints":
 			for _, d := range r.Properties.CustomDNSConfigs {
 				if f := strings.ToLower(strings.TrimSuffix(d.FQDN, ".")); f != "" {
@@ -96,6 +100,17 @@ func (v *SandboxView) read() state {
 	return st
 }
 
+// suffixOf is the public suffix of a service of a target kind (private DNS
+// table).
+func suffixOf(kind core.TargetKind, svc core.DNSService) string {
+	for _, z := range core.ZonesForKind(kind) {
+		if z.Service == svc {
+			return z.PublicSuffix
+		}
+	}
+	return core.HealthcareDomain
+}
+
 // zoneOf returns the zone id of a child id (".../privateDnsZones/Z/sep/NAME").
 func zoneOf(id, sep string) string {
 	i := strings.LastIndex(strings.ToLower(id), strings.ToLower(sep))
@@ -105,32 +120,29 @@ func zoneOf(id, sep string) string {
 	return id[:i]
 }
 
-// Resolve answers as Azure's resolver inside vnetID: the zone shadowing
-// fqdn is the one named "privatelink." + the longest suffix of fqdn for
-// which such a zone exists; when vnetID is linked to one of the zones of
-// that name, the answer is its A record for the rest of the name (none:
-// NXDOMAIN after the alias). known is false for host names the sandbox has
-// no resource, endpoint or record for.
+// Resolve answers as Azure's resolver inside vnetID: the zone that serves
+// fqdn is the one of the private DNS table (core.ZoneForFQDN:
+// "ws1-fhir1.fhir.azurehealthcareapis.com" is record "ws1-fhir1" in
+// privatelink.fhir.azurehealthcareapis.com, whatever other zones exist);
+// when vnetID is linked to a zone of that name, the answer is its A record
+// (none: NXDOMAIN after the alias). Otherwise the public answer: a link to
+// another zone (the legacy privatelink.azurehealthcareapis.com holding a
+// "ws1-fhir1.fhir" record) is never consulted. known is false for host names
+// the sandbox has no resource, endpoint or record for.
 func (v *SandboxView) Resolve(vnetID, fqdn string) (privateIPs []string, linked bool, known bool) {
 	fqdn = strings.ToLower(strings.TrimSuffix(fqdn, "."))
 	st := v.read()
 	known = st.hosts[fqdn]
-	labels := strings.Split(fqdn, ".")
-	for i := 1; i < len(labels); i++ { // longest suffix first
-		suffix := strings.Join(labels[i:], ".")
-		zones := st.zones["privatelink."+suffix]
-		if len(zones) == 0 {
-			continue
-		}
-		rel := strings.Join(labels[:i], ".")
-		for _, z := range zones {
-			for _, vn := range st.links[core.IDKey(z)] {
-				if core.SameID(vn, vnetID) {
-					return st.records[core.IDKey(z)+"|"+rel], true, known
-				}
+	zone, rel, ok := core.ZoneForFQDN(fqdn)
+	if !ok {
+		return nil, false, known
+	}
+	for _, z := range st.zones[zone.Zone] {
+		for _, vn := range st.links[core.IDKey(z)] {
+			if core.SameID(vn, vnetID) {
+				return st.records[core.IDKey(z)+"|"+rel], true, known
 			}
 		}
-		return nil, false, known
 	}
 	return nil, false, known
 }

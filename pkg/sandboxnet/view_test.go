@@ -31,11 +31,16 @@ func loadGuide(t *testing.T) *sandbox.Sandbox {
 // linkSpoke links the spoke VNet to the zone as a user would.
 func linkSpoke(t *testing.T, sb *sandbox.Sandbox) {
 	t.Helper()
+	linkVNet(t, sb, guideZone, guideSpoke)
+}
+
+func linkVNet(t *testing.T, sb *sandbox.Sandbox, zoneID, vnetID string) {
+	t.Helper()
 	link, _ := json.Marshal(map[string]any{
-		"id":       guideZone + "/virtualNetworkLinks/spoke-link",
+		"id":       zoneID + "/virtualNetworkLinks/" + vnetID[strings.LastIndex(vnetID, "/")+1:] + "-link",
 		"location": "global",
 		"properties": map[string]any{
-			"virtualNetwork":      map[string]string{"id": guideSpoke},
+			"virtualNetwork":      map[string]string{"id": vnetID},
 			"registrationEnabled": false,
 		},
 	})
@@ -63,8 +68,8 @@ func TestSandboxViewResolvesLikeAzure(t *testing.T) {
 			want: answer{IPs: []string{"10.0.1.4"}, Linked: true, Known: true}},
 		{name: "spoke is not linked: public", vnet: guideSpoke, fqdn: "fhirserverxxx.azurehealthcareapis.com",
 			want: answer{Known: true}},
-		{name: "workspace FHIR host before its zone group: linked hub, no record yet", vnet: guideHub, fqdn: "contoso-health-patients.fhir.azurehealthcareapis.com",
-			want: answer{Linked: true, Known: true}},
+		{name: "workspace FHIR host: the hub's link to the legacy zone does not serve it", vnet: guideHub, fqdn: "contoso-health-patients.fhir.azurehealthcareapis.com",
+			want: answer{Known: true}},
 		{name: "unknown host", vnet: guideHub, fqdn: "nosuch.azurehealthcareapis.com",
 			want: answer{Linked: true}},
 		{name: "a VNet the sandbox does not know is linked nowhere", vnet: "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/virtualNetworks/internet", fqdn: "fhirserverxxx.azurehealthcareapis.com",
@@ -118,5 +123,58 @@ func TestSandboxViewDNSFollowsLinks(t *testing.T) {
 	after := lookup(guideSpoke)
 	if diff := cmp.Diff(after.IPs, []string{"10.0.1.4"}); diff != "" {
 		t.Errorf("spoke after linking (-got +want):\n%s", diff)
+	}
+}
+
+func putARecord(t *testing.T, sb *sandbox.Sandbox, zoneID, name, ip string) {
+	t.Helper()
+	rec, _ := json.Marshal(map[string]any{
+		"id":         zoneID + "/A/" + name,
+		"properties": map[string]any{"ttl": 10, "aRecords": []any{map[string]any{"ipv4Address": ip}}},
+	})
+	if err := sb.Put(rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The migration case, as Azure resolves it: a workspace FHIR record written
+// into the legacy zone ("contoso-health-patients.fhir" in
+// privatelink.azurehealthcareapis.com, linked to the spoke) is never used;
+// the name resolves publicly until the spoke is linked to
+// privatelink.fhir.azurehealthcareapis.com holding "contoso-health-patients".
+func TestWorkspaceNameIgnoresTheLegacyZone(t *testing.T) {
+	sb := loadGuide(t)
+	d := sandboxnet.NewDNSServer(sandboxnet.NewSandboxView(sb))
+	t.Cleanup(func() { _ = d.Close() })
+	const name = "contoso-health-patients.fhir.azurehealthcareapis.com"
+	fhirZone := strings.Replace(guideZone, "privatelink.azurehealthcareapis.com", "privatelink.fhir.azurehealthcareapis.com", 1)
+	lookup := func() verify.Answer {
+		t.Helper()
+		a, err := verify.Lookup(context.Background(), d.AddrFor(guideSpoke), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	putARecord(t, sb, guideZone, "contoso-health-patients.fhir", "10.1.2.4")
+	linkSpoke(t, sb)
+	a := lookup()
+	if diff := cmp.Diff(a.IPs, []string{sandboxnet.DefaultPublicIP}); diff != "" {
+		t.Errorf("record in the legacy zone: addresses (-got +want):\n%s\n%s", diff, a)
+	}
+	if len(a.Chain) < 2 || a.Chain[1] != "contoso-health-patients.privatelink.fhir.azurehealthcareapis.com" {
+		t.Errorf("chain %v, want the alias in privatelink.fhir...", a.Chain)
+	}
+	linkVNet(t, sb, fhirZone, guideSpoke)
+	if a := lookup(); a.Rcode != 3 || len(a.IPs) != 0 {
+		t.Errorf("linked to privatelink.fhir... without the record: %s, want NXDOMAIN after the alias", a)
+	}
+	putARecord(t, sb, fhirZone, "contoso-health-patients", "10.1.2.4")
+	a = lookup()
+	if diff := cmp.Diff(a.Chain, []string{name, "contoso-health-patients.privatelink.fhir.azurehealthcareapis.com"}); diff != "" {
+		t.Errorf("chain (-got +want):\n%s", diff)
+	}
+	if diff := cmp.Diff(a.IPs, []string{"10.1.2.4"}); diff != "" {
+		t.Errorf("addresses (-got +want):\n%s", diff)
 	}
 }

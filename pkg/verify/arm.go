@@ -16,6 +16,7 @@ func (v *Verifier) armChecks(w *world) []check {
 		{name: "arm dns zone groups", run: func(ctx context.Context) CheckResult { return checkZoneGroups(w) }},
 		{name: "arm a records", run: func(ctx context.Context) CheckResult { return v.checkARecords(ctx, w) }},
 		{name: "arm vnet links", run: func(ctx context.Context) CheckResult { return v.checkVNetLinks(ctx, w) }},
+		{name: "arm endpoint dns names", run: func(ctx context.Context) CheckResult { return checkEndpointNames(w) }},
 	}
 }
 
@@ -128,9 +129,19 @@ func checkZoneGroups(w *world) CheckResult {
 		res.Evidence = append(res.Evidence, fmt.Sprintf("endpoint %s has no DNS zone group", ep.Name))
 	}
 	var missing []string
-	for _, z := range w.zoneIDs() {
+	for _, z := range w.neededZoneIDs() {
 		if !endpointHasZone(ep, z) {
 			missing = append(missing, nameOf(z))
+		}
+	}
+	// The zones the private DNS table gives the target, by name, whether
+	// managed or not: a group naming only other zones (a workspace endpoint
+	// with only privatelink.azurehealthcareapis.com) writes no usable record.
+	if len(w.zoneTargetIDs()) > 0 || (w.target != nil && w.target.Kind != "") {
+		for _, zn := range w.tableZoneNames() {
+			if !endpointHasZoneName(ep, zn) && !slices.Contains(missing, zn) {
+				missing = append(missing, zn)
+			}
 		}
 	}
 	switch {
@@ -142,11 +153,22 @@ func checkZoneGroups(w *world) CheckResult {
 	case len(ep.ZoneGroups) == 0:
 		res.Status = StatusFail
 		res.Retryable = true
-		res.Diagnosis = fmt.Sprintf("the endpoint %s has no DNS zone group and no managed zone is configured: add a zone group for privatelink.azurehealthcareapis.com", ep.Name)
+		res.Diagnosis = fmt.Sprintf("the endpoint %s has no DNS zone group and no managed zone is configured: add a zone group for %s", ep.Name, strings.Join(w.tableZoneNames(), ", "))
 	default:
 		res.Status = StatusPass
 	}
 	return res
+}
+
+func endpointHasZoneName(ep *core.Endpoint, zoneName string) bool {
+	for _, zg := range ep.ZoneGroups {
+		for _, z := range zg.ZoneIDs {
+			if core.ZoneNameOfID(z) == zoneName {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func endpointHasZone(ep *core.Endpoint, zoneID string) bool {
@@ -160,27 +182,47 @@ func endpointHasZone(ep *core.Endpoint, zoneID string) bool {
 	return false
 }
 
-// zoneSuffix is the public DNS suffix a privatelink zone shadows:
-// "privatelink.azurehealthcareapis.com" -> "azurehealthcareapis.com".
-func zoneSuffix(zoneName string) string {
-	return strings.TrimPrefix(strings.ToLower(zoneName), "privatelink.")
-}
-
-// zoneFor picks the zone whose suffix is the longest match of fqdn, and the
-// record's FQDN in it ("ws1-fhir1.fhir.azurehealthcareapis.com" ->
-// "ws1-fhir1.fhir.privatelink.azurehealthcareapis.com").
-func zoneFor(zoneIDs []string, fqdn string) (zoneID, recordFQDN string) {
-	fqdn = strings.ToLower(strings.TrimSuffix(fqdn, "."))
-	best := ""
-	for _, z := range zoneIDs {
-		zn := strings.ToLower(nameOf(z))
-		suf := zoneSuffix(zn)
-		if strings.HasSuffix(fqdn, "."+suf) && len(suf) > len(best) {
-			best, zoneID = suf, z
-			recordFQDN = strings.TrimSuffix(fqdn, "."+suf) + "." + zn
+// zoneFor picks the managed zone that serves fqdn per the private DNS table
+// and the record's FQDN in it ("ws1-fhir1.fhir.azurehealthcareapis.com" ->
+// "ws1-fhir1.privatelink.fhir.azurehealthcareapis.com" in
+// privatelink.fhir.azurehealthcareapis.com). zoneID is "" when no managed
+// zone has that name; zoneName is the table's zone ("" outside the table).
+func zoneFor(zoneIDs []string, fqdn string) (zoneID, zoneName, recordFQDN string) {
+	z, rec, ok := core.ZoneForFQDN(fqdn)
+	if !ok {
+		return "", "", ""
+	}
+	for _, id := range zoneIDs {
+		if core.ZoneNameOfID(id) == z.Zone {
+			return id, z.Zone, rec + "." + z.Zone
 		}
 	}
-	return zoneID, recordFQDN
+	return "", z.Zone, rec + "." + z.Zone
+}
+
+// tableZoneNames are the zones the governed targets need per the table
+// (every zone of the table when no target is known).
+func (w *world) tableZoneNames() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(zs []core.PrivateDNSZone) {
+		for _, z := range zs {
+			if !seen[z.Zone] {
+				seen[z.Zone] = true
+				out = append(out, z.Zone)
+			}
+		}
+	}
+	for _, id := range w.zoneTargetIDs() {
+		add(core.ZonesForKind(kindOfTargetID(id)))
+	}
+	if w.target != nil {
+		add(core.ZonesForKind(w.target.Kind))
+	}
+	if len(out) == 0 {
+		add(core.AllPrivateDNSZones())
+	}
+	return out
 }
 
 func (v *Verifier) checkARecords(ctx context.Context, w *world) CheckResult {
@@ -199,10 +241,18 @@ func (v *Verifier) checkARecords(ctx context.Context, w *world) CheckResult {
 	res := CheckResult{Status: StatusPass}
 	var problems []string
 	for _, f := range fqdns {
-		z, rec := zoneFor(zones, f)
+		z, zn, rec := zoneFor(zones, f)
 		if z == "" {
-			problems = append(problems, fmt.Sprintf("no managed zone covers %s", f))
-			res.Evidence = append(res.Evidence, fmt.Sprintf("%s: no zone among %d managed zones shadows its suffix", f, len(zones)))
+			if zn == "" {
+				problems = append(problems, fmt.Sprintf("%s is not a name of the private DNS table: no private zone serves it", f))
+			} else {
+				problems = append(problems, fmt.Sprintf("%s resolves through the zone %s (private DNS table), which is not among the managed zones or the endpoint's zone group: the record %s cannot exist, and every VNet gets the public address; add the zone",
+					f, zn, rec))
+			}
+			res.Evidence = append(res.Evidence, fmt.Sprintf("%s: served by %s, not among %d managed zones", f, orUnknown(zn), len(zones)))
+			if res.Status == StatusPass {
+				res.Status = StatusFail
+			}
 			continue
 		}
 		rs, ok := records[core.IDKey(z)]
@@ -264,7 +314,7 @@ func (v *Verifier) checkVNetLinks(ctx context.Context, w *world) CheckResult {
 	if w.s.EndpointID != "" && w.endpoint == nil {
 		return readFailure("endpoint", w.s.EndpointID, w.endpointErr)
 	}
-	zones := w.zoneIDs()
+	zones := w.neededZoneIDs()
 	vnets := w.vnetIDs()
 	if len(zones) == 0 || len(vnets) == 0 {
 		return CheckResult{Status: StatusSkipped, Evidence: []string{fmt.Sprintf("%d managed zones and %d VNets to reach the target: nothing to check", len(zones), len(vnets))}}
@@ -314,4 +364,11 @@ func (v *Verifier) checkVNetLinks(ctx context.Context, w *world) CheckResult {
 		res.Diagnosis = strings.Join(problems, "; ")
 	}
 	return res
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no zone"
+	}
+	return s
 }

@@ -99,10 +99,30 @@ func TestARMChecks(t *testing.T) {
 			name:   "deleted endpoint is final",
 			break_: func(f *fakeReader) { f.endpoints = nil },
 			want: map[string]want{
-				"arm dns zone groups": {StatusFail, false, []string{"endpoint pe-fhir does not exist"}},
-				"arm a records":       {StatusFail, false, []string{"endpoint pe-fhir does not exist"}},
-				"arm vnet links":      {StatusFail, false, []string{"endpoint pe-fhir does not exist"}},
+				"arm dns zone groups":    {StatusFail, false, []string{"endpoint pe-fhir does not exist"}},
+				"arm a records":          {StatusFail, false, []string{"endpoint pe-fhir does not exist"}},
+				"arm vnet links":         {StatusFail, false, []string{"endpoint pe-fhir does not exist"}},
+				"arm endpoint dns names": {StatusSkipped, false, nil},
 			},
+		},
+		{
+			name: "endpoint's DNS configuration names an outside host",
+			break_: func(f *fakeReader) {
+				updateEP(f, func(e *core.Endpoint) {
+					e.DNS = append(e.DNS, core.DNSRecord{FQDN: "evil.fhir.attacker.example", IPs: []string{"172.21.0.4"}})
+				})
+			},
+			want: map[string]want{"arm endpoint dns names": {StatusFail, false, []string{
+				"pe-fhir names evil.fhir.attacker.example", "not a host name of fhirserverxxx", "not resolved and not called"}}},
+		},
+		{
+			name: "endpoint's DNS configuration names another target's host under the table's suffixes",
+			break_: func(f *fakeReader) {
+				updateEP(f, func(e *core.Endpoint) {
+					e.DNS = []core.DNSRecord{{FQDN: "someoneelse.azurehealthcareapis.com", IPs: []string{"172.21.0.4"}}}
+				})
+			},
+			want: map[string]want{"arm endpoint dns names": {StatusFail, false, []string{"someoneelse.azurehealthcareapis.com"}}},
 		},
 		{
 			name: "ARM throttling is an error that may go away",
@@ -114,6 +134,7 @@ func TestARMChecks(t *testing.T) {
 				"arm dns zone groups":     {StatusError, true, []string{"could not read the endpoint"}},
 				"arm a records":           {StatusError, true, []string{"could not read the endpoint"}},
 				"arm vnet links":          {StatusError, true, []string{"could not read the endpoint"}},
+				"arm endpoint dns names":  {StatusSkipped, false, nil},
 			},
 		},
 	}
@@ -173,22 +194,31 @@ func TestARMEvidenceShowsWhatWasRead(t *testing.T) {
 	}
 }
 
-func TestZoneForPicksLongestSuffix(t *testing.T) {
+// zoneFor follows the private DNS table: a workspace FHIR name is served by
+// privatelink.fhir... even when only the legacy zone is managed (then no
+// managed zone serves it), never by the legacy zone.
+func TestZoneForFollowsTheDNSTable(t *testing.T) {
 	dicom := sub + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.dicom.azurehealthcareapis.com"
-	zones := []string{zoneID, dicom}
+	fhir := sub + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.fhir.azurehealthcareapis.com"
 	tests := []struct {
-		name, fqdn, wantZone, wantRecord string
+		name     string
+		zones    []string
+		fqdn     string
+		wantZone string
+		wantName string
+		wantRec  string
 	}{
-		{"legacy FHIR", "fhirserverxxx.azurehealthcareapis.com", zoneID, "fhirserverxxx.privatelink.azurehealthcareapis.com"},
-		{"workspace FHIR", "ws1-fhir1.fhir.azurehealthcareapis.com", zoneID, "ws1-fhir1.fhir.privatelink.azurehealthcareapis.com"},
-		{"workspace DICOM in its own zone", "ws1-dicom1.dicom.azurehealthcareapis.com", dicom, "ws1-dicom1.privatelink.dicom.azurehealthcareapis.com"},
-		{"unrelated name", "example.org", "", ""},
+		{"legacy FHIR", []string{legacyZoneID, dicom}, "fhirserverxxx.azurehealthcareapis.com", legacyZoneID, "privatelink.azurehealthcareapis.com", "fhirserverxxx.privatelink.azurehealthcareapis.com"},
+		{"workspace FHIR", []string{legacyZoneID, fhir}, "ws1-fhir1.fhir.azurehealthcareapis.com", fhir, "privatelink.fhir.azurehealthcareapis.com", "ws1-fhir1.privatelink.fhir.azurehealthcareapis.com"},
+		{"workspace FHIR with only the legacy zone managed", []string{legacyZoneID}, "ws1-fhir1.fhir.azurehealthcareapis.com", "", "privatelink.fhir.azurehealthcareapis.com", "ws1-fhir1.privatelink.fhir.azurehealthcareapis.com"},
+		{"workspace DICOM in its own zone", []string{legacyZoneID, dicom}, "ws1-dicom1.dicom.azurehealthcareapis.com", dicom, "privatelink.dicom.azurehealthcareapis.com", "ws1-dicom1.privatelink.dicom.azurehealthcareapis.com"},
+		{"unrelated name", []string{legacyZoneID}, "example.org", "", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			z, rec := zoneFor(zones, tc.fqdn)
-			if z != tc.wantZone || rec != tc.wantRecord {
-				t.Errorf("got %q %q, want %q %q", nameOf(z), rec, nameOf(tc.wantZone), tc.wantRecord)
+			z, zn, rec := zoneFor(tc.zones, tc.fqdn)
+			if z != tc.wantZone || zn != tc.wantName || rec != tc.wantRec {
+				t.Errorf("got %q %q %q, want %q %q %q", nameOf(z), zn, rec, nameOf(tc.wantZone), tc.wantName, tc.wantRec)
 			}
 		})
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/plautopilot/autopilot/pkg/core"
 )
 
 // ResolvConf is where the platform resolver is read from.
@@ -193,7 +195,10 @@ func judgeAnswer(a Answer, fqdn string, expect []string, from string) CheckResul
 			public = append(public, ip)
 		}
 	}
-	zone := "privatelink." + publicSuffix(fqdn)
+	zone := "the private DNS zone of " + fqdn
+	if z, _, ok := core.ZoneForFQDN(fqdn); ok {
+		zone = z.Zone
+	}
 	if plName != "" {
 		if i := strings.Index(plName, "privatelink."); i >= 0 {
 			zone = plName[i:]
@@ -236,14 +241,4 @@ func judgeAnswer(a Answer, fqdn string, expect []string, from string) CheckResul
 		}
 	}
 	return res
-}
-
-// publicSuffix guesses the service suffix of a FHIR host for messages:
-// "x.fhir.azurehealthcareapis.com" -> "azurehealthcareapis.com".
-func publicSuffix(fqdn string) string {
-	labels := strings.Split(strings.TrimSuffix(fqdn, "."), ".")
-	if len(labels) >= 2 {
-		return strings.Join(labels[len(labels)-2:], ".")
-	}
-	return fqdn
 }

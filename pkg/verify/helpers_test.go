@@ -172,6 +172,8 @@ const (
 	spokeID   = sub + "/resourceGroups/rg-app/providers/Microsoft.Network/virtualNetworks/spoke-app-vnet"
 	zoneID    = sub + "/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com"
 	guideFQDN = "fhirserverxxx.azurehealthcareapis.com"
+	// legacyZoneID names the zone the legacy service of this world needs.
+	legacyZoneID = zoneID
 )
 
 // guideWorld returns the guide's situation fully configured; tests break

@@ -395,15 +395,17 @@ func (r *JobRunner) vnetSubjects(ctx context.Context, rd core.Reader, vnetID str
 	return subjects, pre, nil
 }
 
-// publicURL returns the public probe URL of the endpoint's first FHIR host,
-// or "" when the policy does not probe.
+// publicURL returns the public probe URL of the endpoint's first FHIR host
+// that is a host name of a governed target it is approved to (derivedFrom:
+// never a name only the endpoint's owner vouches for), or "" when the policy
+// does not probe.
 func (r *JobRunner) publicURL(ep core.Endpoint, set policy.VerifySettings) string {
 	if !set.ProbePublic {
 		return ""
 	}
 	for _, d := range ep.DNS {
 		f := strings.ToLower(strings.TrimSuffix(d.FQDN, "."))
-		if !isFHIRHost(f) {
+		if !isFHIRHost(f) || !r.governedHost(ep, f) {
 			continue
 		}
 		if r.PublicURL != nil {
@@ -513,4 +515,15 @@ func hostsOf(subjects []Subject, reps []Report) []string {
 		}
 	}
 	return out
+}
+
+// governedHost reports whether f is, by the private DNS table, a host name of
+// a governed target the endpoint has an approved connection to.
+func (r *JobRunner) governedHost(ep core.Endpoint, f string) bool {
+	for _, c := range ep.Connections {
+		if c.Status == core.StatusApproved && c.TargetID != "" && r.Policy.GovernsTarget(core.Target{ID: c.TargetID, Kind: kindOfTargetID(c.TargetID)}) && derivedFrom(f, c.TargetID) {
+			return true
+		}
+	}
+	return false
 }

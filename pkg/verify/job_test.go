@@ -223,6 +223,7 @@ func TestJobRunnerPassRunsEveryCheck(t *testing.T) {
 		"pass arm dns zone groups",
 		"pass arm a records",
 		"pass arm vnet links",
+		"pass arm endpoint dns names",
 		"pass dns fhirserverxxx.azurehealthcareapis.com from hub-vnet (the endpoint's VNet)",
 		"pass dns fhirserverxxx.azurehealthcareapis.com from spoke-app-vnet (peered with hub-vnet)",
 		"pass http GET https://fhirserverxxx.azurehealthcareapis.com/metadata from hub-vnet (the endpoint's VNet)",

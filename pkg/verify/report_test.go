@@ -200,6 +200,7 @@ func TestRunPerVNet(t *testing.T) {
 		"pass arm dns zone groups",
 		"pass arm a records",
 		"fail arm vnet links",
+		"pass arm endpoint dns names",
 		"pass dns fhirserverxxx.azurehealthcareapis.com from hub-vnet (the endpoint's VNet)",
 		"fail dns fhirserverxxx.azurehealthcareapis.com from spoke-app-vnet (peered with hub-vnet)",
 		"pass http GET " + srv.URL + "/metadata from hub-vnet (the endpoint's VNet)",
@@ -221,11 +222,14 @@ func TestRunPerVNet(t *testing.T) {
 }
 
 // TestRunDerivesSubjectFromEndpoint: with only ARM ids, the FQDNs come from
-// the endpoint's DNS configs; every name is resolved, only FHIR hosts are
-// called at /metadata, and a VNet without a resolver is skipped, not dropped.
+// the endpoint's DNS configs, those that are host names of the workspace it
+// is approved to; every such name is resolved, only FHIR hosts are called at
+// /metadata, and a VNet without a resolver is skipped, not dropped.
 func TestRunDerivesSubjectFromEndpoint(t *testing.T) {
 	f := guideWorld()
+	ws := sub + "/resourceGroups/rg-fhir/providers/Microsoft.HealthcareApis/workspaces/ws1"
 	updateEP(f, func(e *core.Endpoint) {
+		e.Connections = []core.EndpointConnection{{Name: "c", TargetID: ws, GroupIDs: []string{"healthcareworkspace"}, Status: core.StatusApproved}}
 		e.DNS = []core.DNSRecord{
 			{FQDN: "ws1.workspace.azurehealthcareapis.com", IPs: []string{"172.21.0.5"}},
 			{FQDN: "ws1-fhir1.fhir.azurehealthcareapis.com", IPs: []string{"172.21.0.6"}},
@@ -251,7 +255,13 @@ func TestRunDerivesSubjectFromEndpoint(t *testing.T) {
 		t.Errorf("network checks (-got +want):\n%s", diff)
 	}
 	recs := find(t, rep, "arm a records")
-	if recs.Status != StatusFail || !strings.Contains(recs.Diagnosis, "no A record ws1-fhir1.fhir.privatelink.azurehealthcareapis.com (endpoint IP 172.21.0.6)") {
-		t.Errorf("a records: got %s %q, want the missing workspace FHIR record with its IP", recs.Status, recs.Diagnosis)
+	// the endpoint's group names only the legacy zone: the workspace FHIR
+	// name resolves through privatelink.fhir..., which is not managed
+	if recs.Status != StatusFail || !strings.Contains(recs.Diagnosis, "ws1-fhir1.fhir.azurehealthcareapis.com resolves through the zone privatelink.fhir.azurehealthcareapis.com") ||
+		!strings.Contains(recs.Diagnosis, "ws1-fhir1.privatelink.fhir.azurehealthcareapis.com") {
+		t.Errorf("a records: got %s %q, want the zone that serves the workspace FHIR name", recs.Status, recs.Diagnosis)
+	}
+	if zg := find(t, rep, "arm dns zone groups"); zg.Status != StatusSkipped && !strings.Contains(zg.Diagnosis, "privatelink.fhir.azurehealthcareapis.com") {
+		t.Errorf("zone groups: got %s %q, want the missing workspace zones named", zg.Status, zg.Diagnosis)
 	}
 }

@@ -209,8 +209,11 @@ func (w *world) vnetIDs() []string {
 	return ids
 }
 
-// fqdns returns the public FQDNs to check: the subject's, else the
-// endpoint's customDnsConfigs, else the target's.
+// fqdns returns the public FQDNs to check: the subject's (given by the
+// operator), else the endpoint's customDnsConfigs names that are host names
+// of the governed target (governedName), else the target's ARM-reported
+// FQDNs. No other name from the endpoint is ever probed (checkEndpointNames
+// reports it).
 func (w *world) fqdns() []string {
 	var out []string
 	seen := map[string]bool{}
@@ -227,7 +230,9 @@ func (w *world) fqdns() []string {
 	}
 	if len(out) == 0 && w.endpoint != nil {
 		for _, d := range w.endpoint.DNS {
-			add(d.FQDN)
+			if w.governedName(d.FQDN) {
+				add(d.FQDN)
+			}
 		}
 	}
 	if len(out) == 0 && w.target != nil {
