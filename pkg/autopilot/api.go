@@ -19,6 +19,7 @@ const maxAPIBody = 64 << 10
 //	POST /api/evaluate {"connectionId": "..."}  the decision and plan (dry run)
 //	POST /api/verify   {"id": "..."}            202 {"jobId": "..."}
 //	GET  /api/status                            JSON, or HTML with Accept: text/html or ?format=html
+//	GET  /api/targets                           the estate: JSON, HTML (as status) or ?format=svg
 //
 // Errors are JSON {"error": "..."}: 400 naming the field for bad input, 404
 // for an unknown connection, verification subject or path, 405 for a wrong
@@ -28,8 +29,9 @@ func (s *Service) API() http.Handler {
 	mux.HandleFunc("/api/evaluate", s.apiEvaluate)
 	mux.HandleFunc("/api/verify", s.apiVerify)
 	mux.HandleFunc("/api/status", s.apiStatus)
+	mux.HandleFunc("/api/targets", s.apiTargets)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("no such API path %s (paths: /api/evaluate, /api/verify, /api/status)", r.URL.Path))
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("no such API path %s (paths: /api/evaluate, /api/verify, /api/status, /api/targets)", r.URL.Path))
 	})
 	return mux
 }
