@@ -80,7 +80,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := local(ctx, localOptions{scenario: *scenario, policy: *policyPath, listen: *listen, data: *dataDir,
+	if err := local(ctx, localOptions{out: stdout, scenario: *scenario, policy: *policyPath, listen: *listen, data: *dataDir,
 		sweep: *sweepEvery, workers: *workers, webhookKey: *webhookKey}, log); err != nil {
 		log.Error().Err(err).Msg("handler local stopped")
 		fmt.Fprintf(stderr, "handler local: %v\n", err)
@@ -90,6 +90,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 }
 
 type localOptions struct {
+	out                                        io.Writer // the start-up lines for a person (stdout)
 	scenario, policy, listen, data, webhookKey string
 	sweep                                      time.Duration
 	workers                                    int
@@ -128,6 +129,7 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 
 	var arm core.ARM
 	var tune func(*verify.Verifier, *verify.JobRunner)
+	var sandboxLine string // where the sandbox network listens, printed at start
 	if o.scenario != "" {
 		sb, err := sandbox.Load(o.scenario)
 		if err != nil {
@@ -151,6 +153,8 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 			r.PublicURL = func(string) string { return fhir.PublicURL() + "/metadata" }
 		}
 		log.Info().Str("scenario", o.scenario).Strs("subscriptions", sb.SubscriptionIDs()).Msg("sandbox loaded")
+		sandboxLine = fmt.Sprintf("sandbox network: DNS one loopback resolver per VNet (%s); FHIR private %s, public %s (CA: the sandbox's own)",
+			sandboxDNSAddrs(dns, arm, sb.SubscriptionIDs()), fhir.PrivateURL(), fhir.PublicURL())
 	} else {
 		cred, err := azure.NewCredential(strings.TrimSpace(os.Getenv(envClientID)), azure.InAzure(os.Getenv))
 		if err != nil {
@@ -185,6 +189,12 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	}
 	log.Info().Str("addr", "http://"+ln.Addr().String()).Str("data", o.data).Str("policy", pol.Source()).
 		Str("mode", string(pol.Mode())).Msg("handler local listening (webhook /api/events, API /api/status)")
+	if o.out != nil {
+		fmt.Fprintf(o.out, "handler local: http://%s (estate /api/targets, status /api/status, webhook /api/events)\n", ln.Addr())
+		if sandboxLine != "" {
+			fmt.Fprintln(o.out, "handler local: "+sandboxLine)
+		}
+	}
 
 	wctx, cancelWorkers := context.WithCancel(ctx)
 	defer cancelWorkers()
@@ -215,4 +225,25 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 		}
 	}
 	return first
+}
+
+// sandboxDNSAddrs starts the sandbox resolver of every VNet of the scenario
+// and lists them as "NAME=HOST:PORT", for `dig @HOST -p PORT` by hand.
+func sandboxDNSAddrs(d *sandboxnet.DNSServer, r core.Reader, subs []string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []string
+	for _, sub := range subs {
+		vs, err := r.ListVNets(ctx, sub)
+		if err != nil {
+			out = append(out, "VNets of "+sub+" unreadable: "+err.Error())
+			continue
+		}
+		for _, v := range vs {
+			if addr := d.AddrFor(v.ID); addr != "" {
+				out = append(out, v.Name+"="+addr)
+			}
+		}
+	}
+	return strings.Join(out, ", ")
 }

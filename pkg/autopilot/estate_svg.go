@@ -89,7 +89,7 @@ func targetSVGBody(t TargetState) (string, int, int) {
 	byEndpoint := map[string]*svgNode{}
 	for i, c := range conns {
 		n := &svgNode{x: col(1), y: svgTop + i*svgRowH, health: c.Health, title: c.Endpoint,
-			lines: []string{core.NameOf(c.Endpoint), c.Status + " · sub …" + tail(c.RequesterSubscription, 4), ruleLine(c)},
+			lines:  []string{core.NameOf(c.Endpoint), c.Status + " · sub …" + tail(c.RequesterSubscription, 4), ruleLine(c)},
 			dashed: c.Status != string(core.StatusApproved)}
 		nodes = append(nodes, n)
 		edges = append(edges, svgEdge{n, tn})
@@ -137,7 +137,7 @@ func targetSVGBody(t TargetState) (string, int, int) {
 	for _, l := range []struct {
 		h    Health
 		text string
-	}{{HealthGreen, "linked / approved / verified"}, {HealthAmber, "waiting: pending, in progress, not verified"}, {HealthRed, "broken: unlinked (public answer, 403) or verification failed"}, {HealthNone, "rejected / disconnected"}} {
+	}{{HealthGreen, "linked / approved / verified"}, {HealthAmber, "waiting: pending, in progress, not verified"}, {HealthRed, "broken: unlinked (public answer, 403) or verification failed"}, {HealthNone, "rejected or disconnected (dashed: not approved)"}} {
 		p := colours[l.h]
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" rx="2" fill="%s" stroke="%s"/><text x="%d" y="%d" fill="#333">%s</text>`+"\n",
 			x, ly-10, p.fill, p.stroke, x+17, ly, esc(l.text))
@@ -152,7 +152,7 @@ func vnetNode(v *VNetReach, x, y int) *svgNode {
 	case vr == nil:
 		n.verLine, n.verH = "not verified yet", HealthAmber
 	case vr.Status == verify.StatusPass:
-		n.verLine, n.verH = "verified: private IP, /metadata 200", HealthGreen
+		n.verLine, n.verH = "verified: private IP, metadata OK", HealthGreen
 	default:
 		n.verLine, n.verH = "verification "+string(vr.Status)+": "+shortDiagnosis(vr.Diagnosis), HealthRed
 		if vr.Status == verify.StatusRetry {
@@ -187,7 +187,7 @@ func writeNode(b *strings.Builder, n *svgNode) {
 		for _, c := range n.chips {
 			cp := colours[linkHealth(c.State)]
 			label := zoneLabel(c.Zone)
-			w := 8 + 6*len(label)
+			w := 10 + 6*len(label) + len(label)/2
 			fmt.Fprintf(b, `<g><title>%s: %s</title><rect x="%d" y="%d" width="%d" height="14" rx="3" fill="%s" stroke="%s"/><text x="%d" y="%d" font-size="10" fill="%s">%s</text></g>`,
 				esc(c.Zone), esc(c.State), cx, y-11, w, cp.fill, cp.stroke, cx+4, y, cp.text, esc(label))
 			cx += w + 4
