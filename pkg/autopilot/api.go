@@ -204,29 +204,29 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Private Link Autopilot status</title>
-<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#eee}.fail,.failed{color:#a00}.pass,.applied{color:#060}</style>
+<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#eee}.fail,.failed,.connection\.rejected,.verify\.failed{color:#a00}.pass,.connection\.approved,.link\.created,.zonegroup\.created,.verify\.passed{color:#060}.connection\.left-pending,.retry{color:#8a5a00}.muted{color:#666;font-size:.9em}code{font-size:.9em}</style>
 </head><body>
 <h1>Private Link Autopilot</h1>
-<p>Policy {{.Policy}} (mode {{.Mode}}, sha256 {{.PolicyDigest}}) &middot; generated {{t .Generated}}</p>
+<p>Policy {{.Policy}} (mode {{.Mode}}, sha256 {{.PolicyDigest}}) &middot; generated {{t .Generated}} &middot; <a href="targets?format=html">the estate: every target, its connections and VNets</a></p>
 <h2>Counters</h2>
 <table><tr><th>events</th><th>enqueued</th><th>ignored</th><th>malformed</th><th>reconcile runs</th><th>done</th><th>retried</th><th>failed</th><th>verify runs</th><th>sweeps</th><th>ARM reads</th><th>ARM writes</th></tr>
 {{with .Counters}}<tr><td>{{.Events}}</td><td>{{.EventsEnqueued}}</td><td>{{.EventsIgnored}}</td><td>{{.EventsMalformed}}</td><td>{{.ReconcileRuns}}</td><td>{{.ReconcileDone}}</td><td>{{.ReconcileRetried}}</td><td>{{.ReconcileFailed}}</td><td>{{.VerifyRuns}}</td><td>{{.Sweeps}}</td><td>{{.ARMReads}}</td><td>{{.ARMWrites}}</td></tr>{{end}}
 </table>
 <h2>Decisions</h2>
-{{if .Decisions}}<table><tr><th>time</th><th>decision</th><th>connection</th><th>rule</th><th>reason</th><th>result</th></tr>
-{{range .Decisions}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Rule}}</td><td>{{.Reason}}</td><td class="{{.Result}}">{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
+{{if .Decisions}}<table><tr><th>time</th><th>decision</th><th>target</th><th>connection</th><th>rule</th><th>why</th><th>result</th></tr>
+{{range .Decisions}}<tr><td>{{t .Time}}</td><td class="{{.Type}}">{{.Type}}</td><td title="{{.Target}}">{{name .Target}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Rule}}</td><td>{{.Reason}}{{if .Condition}}<br><span class="muted">condition: <code>{{.Condition}}</code></span>{{end}}{{if .Description}}<br><span class="muted">told the requester: {{.Description}}</span>{{end}}</td><td{{if eq .Result "failed"}} class="failed"{{end}}>{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p>None yet.</p>{{end}}
 <h2>VNet links</h2>
-{{if .Links}}<table><tr><th>time</th><th>change</th><th>VNet / link</th><th>zone</th><th>rule</th><th>result</th></tr>
-{{range .Links}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{name .Zone}}</td><td>{{.Rule}}</td><td class="{{.Result}}">{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
+{{if .Links}}<table><tr><th>time</th><th>change</th><th>VNet / link</th><th>zone</th><th>target</th><th>rule</th><th>why</th><th>result</th></tr>
+{{range .Links}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{name .Zone}}</td><td title="{{.Target}}">{{name .Target}}</td><td>{{.Rule}}</td><td>{{.Reason}}</td><td{{if eq .Result "failed"}} class="failed"{{end}}>{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p>None yet.</p>{{end}}
 <h2>DNS zone groups</h2>
-{{if .ZoneGroups}}<table><tr><th>time</th><th>endpoint</th><th>rule</th><th>result</th></tr>
-{{range .ZoneGroups}}<tr><td>{{t .Time}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Rule}}</td><td class="{{.Result}}">{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
+{{if .ZoneGroups}}<table><tr><th>time</th><th>endpoint</th><th>target</th><th>rule</th><th>why</th><th>result</th></tr>
+{{range .ZoneGroups}}<tr><td>{{t .Time}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td title="{{.Target}}">{{name .Target}}</td><td>{{.Rule}}</td><td>{{.Reason}}{{if .After}} ({{.After}}){{end}}</td><td{{if eq .Result "failed"}} class="failed"{{end}}>{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p>None yet.</p>{{end}}
 <h2>Verification</h2>
 {{if .Verification}}<table><tr><th>time</th><th>result</th><th>subject</th><th>reason</th></tr>
-{{range .Verification}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Reason}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
+{{range .Verification}}<tr><td>{{t .Time}}</td><td class="{{.Type}}">{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Reason}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Reports}}<h3>Reports</h3><table><tr><th>started</th><th>subject</th><th>attempt</th><th>status</th><th>check</th><th>check status</th><th>diagnosis</th></tr>
 {{range $r := .Reports}}<tr><td>{{t $r.StartedAt}}</td><td title="{{$r.Subject}}">{{name $r.Subject}}</td><td>{{$r.Attempt}}</td><td class="{{$r.Status}}">{{$r.Status}}</td><td colspan="3"><b>{{$r.Summary}}</b></td></tr>

@@ -3,12 +3,14 @@ package autopilot
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 
@@ -56,7 +58,12 @@ type Entry struct {
 	Zone    string    `json:"zone,omitempty"`
 	Rule    string    `json:"rule,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
-	Before  string    `json:"before,omitempty"`
+	// Condition is the deciding rule's condition, from the policy, so the
+	// reason says what was checked, not only which rule matched.
+	Condition string `json:"condition,omitempty"`
+	// Description is what the requester was told (approve, reject).
+	Description string `json:"description,omitempty"`
+	Before      string `json:"before,omitempty"`
 	After   string    `json:"after,omitempty"`
 	Result  string    `json:"result,omitempty"`
 	Error   string    `json:"error,omitempty"`
@@ -155,6 +162,7 @@ func (s *Service) Status() Status {
 	st := Status{Generated: s.now(), Policy: p.Source(), PolicyDigest: p.Digest(), Mode: string(p.Mode()),
 		Counters: s.counters(), Decisions: []Entry{}, Links: []Entry{}, ZoneGroups: []Entry{}, Verification: []Entry{}, Failures: []Entry{}}
 	seen := map[string]bool{}
+	conds := conditions(p)
 	evs := s.mem.Events()
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := evs[i]
@@ -163,6 +171,7 @@ func (s *Service) Status() Status {
 		}
 		seen[e.ID] = true
 		en := entryOf(e)
+		en.Condition = conds[en.Rule]
 		var list *[]Entry
 		switch e.Type {
 		case outcome.ConnectionApproved, outcome.ConnectionRejected, outcome.ConnectionLeftPending:
@@ -241,7 +250,16 @@ func shortType(t outcome.Type) string {
 func entryOf(e outcome.Event) Entry {
 	d := e.Data
 	return Entry{Time: e.Time, Type: shortType(e.Type), Subject: e.Subject, Target: d.Target, Zone: d.Zone, Rule: d.Rule,
-		Reason: d.Reason, Before: d.Before, After: d.After, Result: d.Result, Error: d.Error, JobID: d.JobID}
+		Reason: d.Reason, Description: d.Description, Before: d.Before, After: d.After, Result: d.Result, Error: d.Error, JobID: d.JobID}
+}
+
+// conditions maps the policy's rule names to their conditions.
+func conditions(p interface{ Rules() []policy.RuleSummary }) map[string]string {
+	out := map[string]string{}
+	for _, r := range p.Rules() {
+		out[r.Name] = strings.Join(strings.Fields(r.When), " ")
+	}
+	return out
 }
 
 func reportOf(r verify.Report) Report {
