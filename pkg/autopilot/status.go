@@ -64,10 +64,10 @@ type Entry struct {
 	// Description is what the requester was told (approve, reject).
 	Description string `json:"description,omitempty"`
 	Before      string `json:"before,omitempty"`
-	After   string    `json:"after,omitempty"`
-	Result  string    `json:"result,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	JobID   string    `json:"jobId,omitempty"`
+	After       string `json:"after,omitempty"`
+	Result      string `json:"result,omitempty"`
+	Error       string `json:"error,omitempty"`
+	JobID       string `json:"jobId,omitempty"`
 }
 
 // Failure is a job the Service gave up on (dead-lettered or parked).
