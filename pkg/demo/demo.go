@@ -553,7 +553,7 @@ func (s *story) summary() {
 		rows = append(rows, []string{"link", l.VNet, l.Zone, l.Rule})
 	}
 	for _, z := range res.ZoneGroups {
-		rows = append(rows, []string{"zone group", z, zoneName, "zoneGroups"})
+		rows = append(rows, []string{"zone group", z, zoneName, "zoneGroup"}) // the rule name the reconciler records (docs/vocabulary.md)
 	}
 	p.table([]string{"change", "resource", "zone", "rule"}, rows)
 	p.say("verification runs")
