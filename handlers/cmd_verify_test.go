@@ -135,7 +135,8 @@ func TestVerifyCommandUsageErrors(t *testing.T) {
 		{"ca file without certificates", []string{"--fqdn", "a.b.com", "--ca-file", "cmd_verify.go"}, `--ca-file "cmd_verify.go": no PEM certificate`},
 		{"zero timeout", []string{"--fqdn", "a.b.com", "--timeout", "0s"}, "--timeout 0s: must be positive"},
 		{"unparsable timeout", []string{"--fqdn", "a.b.com", "--timeout", "ten"}, `invalid value "ten" for flag -timeout`},
-		{"unknown flag", []string{"--fqdn", "a.b.com", "--vnet", "x"}, "flag provided but not defined: -vnet"},
+		{"unknown flag", []string{"--fqdn", "a.b.com", "--subnet", "x"}, "flag provided but not defined: -subnet"},
+		{"vnet without sandbox", []string{"--fqdn", "a.b.com", "--vnet", "x"}, "--vnet and --policy need --sandbox SCENARIO"},
 		{"positional argument", []string{"--fqdn", "a.b.com", "extra"}, `unexpected arguments ["extra"]`},
 	}
 	for _, tc := range tests {
