@@ -32,8 +32,8 @@ const localUsage = `usage: handler local [--sandbox SCENARIO] [--policy FILE] [-
 Runs the whole autopilot without the Functions host: the Event Grid webhook
 (/api/events, and /runtime/webhooks/EventGrid as under func start), the
 reconcile and verification workers on an embedded queue in --data, the sweep
-on a ticker, the HTTP API (/api/evaluate, /api/verify, /api/status) and
-/healthz. Azure is the real one (DefaultAzureCredential, or the managed
+on a ticker, the HTTP API (/api/evaluate, /api/verify, /api/status,
+/api/targets) and /healthz. Azure is the real one (DefaultAzureCredential, or the managed
 identity of AZURE_CLIENT_ID) unless --sandbox names a scenario file, which
 also starts the sandbox DNS and FHIR servers for verification.
 The policy is --policy, else AUTOPILOT_POLICY_FILE or AUTOPILOT_POLICY.

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -158,6 +159,9 @@ func (s *Service) apiStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := s.Status()
+	if code := r.URL.Query().Get("code"); code != "" {
+		st.keyQuery = "&code=" + url.QueryEscape(code)
+	}
 	switch f := r.URL.Query().Get("format"); {
 	case f == "html" || (f == "" && wantsHTML(r.Header.Get("Accept"))):
 		var buf bytes.Buffer
@@ -207,7 +211,7 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#eee}.fail,.failed,.connection\.rejected,.verify\.failed{color:#a00}.pass,.connection\.approved,.link\.created,.zonegroup\.created,.verify\.passed{color:#060}.connection\.left-pending,.retry{color:#8a5a00}.muted{color:#666;font-size:.9em}code{font-size:.9em}</style>
 </head><body>
 <h1>Private Link Autopilot</h1>
-<p>Policy {{.Policy}} (mode {{.Mode}}, sha256 {{.PolicyDigest}}) &middot; generated {{t .Generated}} &middot; <a href="targets?format=html">the estate: every target, its connections and VNets</a></p>
+<p>Policy {{.Policy}} (mode {{.Mode}}, sha256 {{.PolicyDigest}}) &middot; generated {{t .Generated}} &middot; <a href="targets?format=html{{.KeyQuery}}">the estate: every target, its connections and VNets</a></p>
 <h2>Counters</h2>
 <table><tr><th>events</th><th>enqueued</th><th>ignored</th><th>malformed</th><th>reconcile runs</th><th>done</th><th>retried</th><th>failed</th><th>verify runs</th><th>sweeps</th><th>ARM reads</th><th>ARM writes</th></tr>
 {{with .Counters}}<tr><td>{{.Events}}</td><td>{{.EventsEnqueued}}</td><td>{{.EventsIgnored}}</td><td>{{.EventsMalformed}}</td><td>{{.ReconcileRuns}}</td><td>{{.ReconcileDone}}</td><td>{{.ReconcileRetried}}</td><td>{{.ReconcileFailed}}</td><td>{{.VerifyRuns}}</td><td>{{.Sweeps}}</td><td>{{.ARMReads}}</td><td>{{.ARMWrites}}</td></tr>{{end}}

@@ -74,7 +74,14 @@ type Estate struct {
 	// Errors are reads that failed (a subscription that could not be
 	// listed): what they hide is missing from Targets.
 	Errors []string `json:"errors,omitempty"`
+	// keyQuery carries the function key (?code=) into the page's links
+	// under the Functions host.
+	keyQuery string
 }
+
+// KeyQuery is what the page's links append to keep the caller's function
+// key ("&code=..."), empty without one.
+func (e Estate) KeyQuery() string { return e.keyQuery }
 
 // TargetState is one governed workspace or legacy FHIR service.
 type TargetState struct {

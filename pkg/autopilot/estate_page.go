@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -22,6 +23,9 @@ func (s *Service) apiTargets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := s.Estate(r.Context())
+	if code := r.URL.Query().Get("code"); code != "" {
+		e.keyQuery = "&code=" + url.QueryEscape(code)
+	}
 	switch {
 	case f == "svg":
 		w.Header().Set("Content-Type", "image/svg+xml; charset=utf-8")
@@ -94,7 +98,7 @@ section{margin-bottom:2.5em}svg{max-width:100%;height:auto}.muted{color:#666;fon
 </style>
 </head><body>
 <h1>Private Link Autopilot: estate <span class="badge {{.Health}}">{{word .Health}}</span></h1>
-<p class="muted">Policy {{.Policy}} (mode {{.Mode}}, sha256 {{.PolicyDigest}}) &middot; read from Azure {{t .Generated}} with {{.ARMReads}} ARM reads &middot; managed zones: {{join .Zones ", "}} &middot; <a href="status?format=html">recent changes</a> &middot; <a href="targets?format=json">JSON</a> &middot; <a href="targets?format=svg">SVG</a></p>
+<p class="muted">Policy {{.Policy}} (mode {{.Mode}}, sha256 {{.PolicyDigest}}) &middot; read from Azure {{t .Generated}} with {{.ARMReads}} ARM reads &middot; managed zones: {{join .Zones ", "}} &middot; <a href="status?format=html{{.KeyQuery}}">recent changes</a> &middot; <a href="targets?format=json{{.KeyQuery}}">JSON</a> &middot; <a href="targets?format=svg{{.KeyQuery}}">SVG</a></p>
 {{range .Errors}}<p class="red">{{.}}</p>{{end}}
 {{if not .Targets}}<p>No governed target found in the policy's subscriptions.</p>{{end}}
 {{range $t := .Targets}}<section>

@@ -384,6 +384,16 @@ func TestTargetsRoute(t *testing.T) {
 			t.Errorf("GET /api/targets%s: %d %s, want %s with %q and no script", f.query, resp.StatusCode, resp.Header.Get("Content-Type"), f.ctype, f.want)
 		}
 	}
+	// Under the Functions host the page's links keep the caller's key.
+	resp, err = http.Get(srv.URL + "/api/targets?format=html&code=k3y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := new(strings.Builder)
+	_, _ = readAll(b, resp)
+	if !strings.Contains(b.String(), `href="status?format=html&amp;code=k3y"`) {
+		t.Errorf("estate page links do not keep the function key")
+	}
 	resp, err = http.Get(srv.URL + "/api/targets?format=pdf")
 	if err != nil {
 		t.Fatal(err)

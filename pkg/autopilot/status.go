@@ -116,7 +116,13 @@ type Status struct {
 	Failures     []Entry      `json:"failures"`
 	DeadEvents   []DeadEvent  `json:"deadEvents,omitempty"`
 	LastSweep    *SweepReport `json:"lastSweep,omitempty"`
+	// keyQuery carries the function key (?code=) into the page's links.
+	keyQuery string
 }
+
+// KeyQuery is what the page's links append to keep the caller's function
+// key ("&code=..."), empty without one.
+func (s Status) KeyQuery() string { return s.keyQuery }
 
 // Report is a verification report summarised for the status page.
 type Report struct {
