@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"slices"
 	"sort"
 	"strings"
@@ -80,8 +81,8 @@ type Estate struct {
 }
 
 // KeyQuery is what the page's links append to keep the caller's function
-// key ("&code=..."), empty without one.
-func (e Estate) KeyQuery() string { return e.keyQuery }
+// key ("&code=..." with the key query-escaped), empty without one.
+func (e Estate) KeyQuery() template.URL { return template.URL(e.keyQuery) }
 
 // TargetState is one governed workspace or legacy FHIR service.
 type TargetState struct {

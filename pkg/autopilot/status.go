@@ -2,6 +2,7 @@ package autopilot
 
 import (
 	"context"
+	"html/template"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -121,8 +122,8 @@ type Status struct {
 }
 
 // KeyQuery is what the page's links append to keep the caller's function
-// key ("&code=..."), empty without one.
-func (s Status) KeyQuery() string { return s.keyQuery }
+// key ("&code=..." with the key query-escaped), empty without one.
+func (s Status) KeyQuery() template.URL { return template.URL(s.keyQuery) }
 
 // Report is a verification report summarised for the status page.
 type Report struct {
