@@ -119,11 +119,10 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "handler replay: %v\n", err)
 			return 2
 		}
-		rep, err = replay.Run(context.Background(), replay.Options{Sandbox: sb, Policy: pol, Deliveries: bodies, Sweep: *sweep, Log: log})
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "handler replay: %v\n", err)
-		return 1
+		if rep, err = replay.Run(context.Background(), replay.Options{Sandbox: sb, Policy: pol, Deliveries: bodies, Sweep: *sweep, Log: log}); err != nil {
+			fmt.Fprintf(stderr, "handler replay: %v\n", err)
+			return 1
+		}
 	}
 	enc := json.NewEncoder(stdout)
 	for _, l := range rep.Lines {
