@@ -319,7 +319,11 @@ func BuildEstate(ctx context.Context, r core.Reader, p *policy.Policy, rec Recor
 				RequesterSubscription: strings.ToLower(core.SubscriptionOf(c.PrivateEndpointID))}
 			var ep *core.Endpoint
 			var epVNet *core.VNet
-			if c.PrivateEndpointID != "" && (c.Status == core.StatusApproved || c.Status == core.StatusPending) {
+			// Read the endpoint when its VNet must reach the target
+			// (approved), or to say what the policy would decide about a
+			// pending connection this instance has no decision for.
+			_, recorded := decisions[core.IDKey(cs.ID)]
+			if c.PrivateEndpointID != "" && (c.Status == core.StatusApproved || (c.Status == core.StatusPending && !recorded)) {
 				if got, err := cr.GetEndpoint(ctx, c.PrivateEndpointID); err == nil {
 					ep = &got
 					cs.VNet = got.VNetID
