@@ -21,7 +21,7 @@ const (
 	svgRowH   = 84
 	svgTop    = 34
 	svgMargin = 12
-	svgLegend = 40
+	svgLegend = 52
 )
 
 type palette struct{ stroke, fill, text string }
@@ -131,17 +131,16 @@ func targetSVGBody(t TargetState) (string, int, int) {
 	for _, n := range nodes {
 		writeNode(&b, n)
 	}
-	// legend
-	ly := height - svgLegend + 16
-	x := svgMargin
-	for _, l := range []struct {
+	// legend: two rows of two, in the columns of the picture
+	for i, l := range []struct {
 		h    Health
 		text string
-	}{{HealthGreen, "linked / approved / verified"}, {HealthAmber, "waiting: pending, in progress, not verified"}, {HealthRed, "broken: unlinked (public answer, 403) or verification failed"}, {HealthNone, "rejected or disconnected (dashed: not approved)"}} {
+	}{{HealthGreen, "linked / approved / verified"}, {HealthAmber, "waiting: pending, in progress, not verified"},
+		{HealthRed, "broken: unlinked (public answer, 403) or verification failed"}, {HealthNone, "rejected or disconnected (dashed: not approved)"}} {
 		p := colours[l.h]
+		x, ly := col(2*(i%2)), height-svgLegend+16+18*(i/2)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" rx="2" fill="%s" stroke="%s"/><text x="%d" y="%d" fill="#333">%s</text>`+"\n",
 			x, ly-10, p.fill, p.stroke, x+17, ly, esc(l.text))
-		x += 17 + 6*len(l.text) + 24
 	}
 	return b.String(), width, height
 }
