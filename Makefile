@@ -77,7 +77,9 @@ staticcheck:
 
 ## demo: the guide's story on the embedded sandbox, no Azure needed
 demo:
-	$(GO) run ./handlers demo
+	@echo "make demo: building the handler (the first build compiles the Azure SDK and CEL: minutes on a small machine; then cached)..." >&2
+	$(GO) build -o $(BIN)/handler-demo ./handlers
+	$(BIN)/handler-demo demo
 
 ## start: stage the function app and run it under Azure Functions Core Tools
 ## (local.settings.json is copied in for func start only; `make stage` leaves it out.
@@ -107,7 +109,9 @@ start: stage
 
 ## bench: the scale table (1,000 approvals + 500 links under ARM's token buckets)
 bench:
-	$(GO) run ./handlers bench
+	@echo "make bench: building the handler (minutes the first time), then the full-size run (minutes; it reports progress)..." >&2
+	$(GO) build -o $(BIN)/handler-demo ./handlers
+	$(BIN)/handler-demo bench
 
 ## bicep-tools: install the Bicep parser (npm, pinned by infra/bicepcheck/package-lock.json)
 bicep-tools: $(BICEP_TOOLS)/.installed

@@ -3,14 +3,33 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/plautopilot/autopilot/pkg/loadtest"
 )
+
+const benchUsage = `usage: handler bench [--workspaces N] [--spokes N] [--requests N] [--unknown N]
+                    [--duplicates F] [--drops F] [--workers N] [--faults] [--no-coalesce]
+                    [--seed N] [--json]
+
+Generates a landing zone (by default 20 workspaces, 500 spokes peered to a
+hub, 1,000 allowed and 100 unknown endpoint requests) and its event stream
+(duplicates, reordering, lost events left to the sweep), runs it through
+intake, the embedded queue, the reconcile workers and the production
+adapters against the sandbox with ARM's token buckets on a simulated clock,
+and prints the measurements (docs/scale.md explains them). At full size it
+takes minutes of wall time on a small machine; it says on stderr that it is
+still running. --json prints the report as JSON (the same fields as ever).
+Exit status: 0 no invariant violated, 1 violations, 2 bad flags or a failed run.
+
+flags:
+`
 
 // runBench generates a landing zone's worth of events, runs them through
 // intake, queue, reconcile workers and the throttled sandbox on simulated
@@ -31,7 +50,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	faults := fs.Bool("faults", false, "fault run: 10% of calls 429/500/409, 2 workers killed mid-job, 10 duplicate deliveries")
 	noCoalesce := fs.Bool("no-coalesce", false, "do not skip jobs covered by a later successful reconcile of the same subject")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Usage = func() { fmt.Fprint(fs.Output(), benchUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -51,7 +74,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	stopProgress := benchProgress(stderr, len(ld.Events), spec)
 	rep, err := loadtest.Run(ctx, o)
+	stopProgress()
 	if err != nil {
 		fmt.Fprintf(stderr, "handler bench: %v\n", err)
 		return 2
@@ -78,4 +103,32 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// benchProgress says on w what the bench is doing, then every 15 s that it
+// is still running, until the returned func is called.
+func benchProgress(w io.Writer, deliveries int, spec loadtest.Spec) (stop func()) {
+	start := time.Now()
+	fmt.Fprintf(w, "handler bench: %d event deliveries for %d workspaces, %d spokes, %d+%d endpoint requests; running the pipeline on the throttled sandbox (minutes at full size on a small machine)...\n",
+		deliveries, spec.Workspaces, spec.Spokes, spec.Requests, spec.UnknownRequests)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "handler bench: still running, %s wall time so far\n", time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		fmt.Fprintf(w, "handler bench: done in %s wall time\n", time.Since(start).Round(time.Second))
+	}
 }

@@ -23,8 +23,8 @@ const localUsage = `usage: handler local [--sandbox SCENARIO] [--policy FILE] [-
 Runs the whole autopilot without the Functions host: the Event Grid webhook
 (/api/events, and /runtime/webhooks/EventGrid as under func start), the
 reconcile and verification workers on an embedded queue in --data, the sweep
-on a ticker, the HTTP API (/api/evaluate, /api/verify, /api/status) and
-/healthz. Azure is the real one (DefaultAzureCredential, or the managed
+on a ticker, the HTTP API (/api/evaluate, /api/verify, /api/status,
+/api/targets) and /healthz. Azure is the real one (DefaultAzureCredential, or the managed
 identity of AZURE_CLIENT_ID) unless --sandbox names a scenario file, which
 also starts the sandbox DNS and FHIR servers for verification.
 The policy is --policy, else AUTOPILOT_POLICY_FILE or AUTOPILOT_POLICY.
@@ -71,7 +71,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := local(ctx, localOptions{scenario: *scenario, policy: *policyPath, listen: *listen, data: *dataDir,
+	if err := local(ctx, localOptions{out: stdout, scenario: *scenario, policy: *policyPath, listen: *listen, data: *dataDir,
 		sweep: *sweepEvery, workers: *workers, webhookKey: *webhookKey}, log); err != nil {
 		log.Error().Err(err).Msg("handler local stopped")
 		fmt.Fprintf(stderr, "handler local: %v\n", err)
@@ -81,6 +81,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 }
 
 type localOptions struct {
+	out                                        io.Writer // the start-up lines for a person (stdout)
 	scenario, policy, listen, data, webhookKey string
 	sweep                                      time.Duration
 	workers                                    int
@@ -119,6 +120,12 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	}
 	log.Info().Str("addr", "http://"+ln.Addr().String()).Str("data", o.data).Str("policy", pol.Source()).
 		Str("mode", string(pol.Mode())).Msg("handler local listening (webhook /api/events, API /api/status)")
+	if o.out != nil {
+		fmt.Fprintf(o.out, "handler local: http://%s (estate /api/targets, status /api/status, webhook /api/events)\n", ln.Addr())
+		if sa.sandboxLine != "" {
+			fmt.Fprintln(o.out, "handler local: "+sa.sandboxLine)
+		}
+	}
 
 	wctx, cancelWorkers := context.WithCancel(ctx)
 	defer cancelWorkers()

@@ -21,9 +21,33 @@ const policyUsage = `usage:
   handler policy check FILE
       validate a policy file and list its rules and settings
       (exit 0 valid, 1 invalid, 2 usage)
-  handler policy explain --policy FILE --sandbox SCENARIO [--json] CONNECTION_ID
+  handler policy explain --policy FILE (--sandbox SCENARIO | --live) [--json] CONNECTION_ID
       show every connection rule's outcome and the final decision for one
-      private endpoint connection, read from a sandbox scenario`
+      private endpoint connection, read from a sandbox scenario or (--live)
+      from the real subscription, reads only`
+
+const policyExplainUsage = `usage: handler policy explain --policy FILE (--sandbox SCENARIO | --live) [--json] CONNECTION_ID
+
+Reads one private endpoint connection, its target, its private endpoint and
+the endpoint's VNet, and shows how the policy decides it: every connection
+rule's outcome (first match wins), the decision and its reason, the
+description the requester would be told, and the VNet links an approval
+brings. Nothing is written.
+
+  --sandbox SCENARIO  read from a sandbox scenario file
+  --live              read from the real subscription through
+                      DefaultAzureCredential (az login, environment, workload
+                      identity) or the managed identity of AZURE_CLIENT_ID;
+                      reads only (Reader role on the target, the endpoint and
+                      its VNet is enough; an endpoint you cannot read is shown
+                      as the autopilot would see it: unreadable)
+
+The connection id is the target's id followed by
+/privateEndpointConnections/NAME (az network private-endpoint-connection list
+--id TARGET_ID shows it).
+Exit status: 0 explained, 1 the connection or policy could not be read, 2 bad usage.
+
+flags:`
 
 func runPolicy(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -152,16 +176,17 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 func runPolicyExplain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("policy explain", flag.ContinueOnError)
 	policyPath := fs.String("policy", "", "policy file")
-	scenario := fs.String("sandbox", "", "sandbox scenario file to read Azure state from")
+	scenario := fs.String("sandbox", "", "sandbox scenario `FILE` to read Azure state from")
+	live := fs.Bool("live", false, "read from the real subscription (DefaultAzureCredential), reads only")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), policyUsage) }
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), policyExplainUsage); fs.PrintDefaults() }
 	ids, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	if *policyPath == "" || *scenario == "" || len(ids) != 1 {
-		fmt.Fprintln(stderr, "handler policy explain: needs --policy, --sandbox and one CONNECTION_ID")
-		fmt.Fprintln(stderr, policyUsage)
+	if *policyPath == "" || (*scenario == "") == !*live || len(ids) != 1 {
+		fmt.Fprintln(stderr, "handler policy explain: needs --policy, one of --sandbox SCENARIO or --live, and one CONNECTION_ID")
+		fmt.Fprintln(stderr, "run 'handler policy explain --help' for usage")
 		return 2
 	}
 	p, err := policy.Load(*policyPath)
@@ -169,15 +194,22 @@ func runPolicyExplain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	sb, err := sandbox.Load(*scenario)
-	if err != nil {
-		fmt.Fprintf(stderr, "handler policy explain: load sandbox: %v\n", err)
-		return 1
-	}
-	arm, err := azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{})
-	if err != nil {
-		fmt.Fprintf(stderr, "handler policy explain: %v\n", err)
-		return 1
+	var arm core.Reader
+	if *live {
+		if arm, err = liveReader(); err != nil {
+			fmt.Fprintf(stderr, "handler policy explain: %v\n", err)
+			return 1
+		}
+	} else {
+		sb, err := sandbox.Load(*scenario)
+		if err != nil {
+			fmt.Fprintf(stderr, "handler policy explain: load sandbox: %v\n", err)
+			return 1
+		}
+		if arm, err = azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{}); err != nil {
+			fmt.Fprintf(stderr, "handler policy explain: %v\n", err)
+			return 1
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -278,7 +310,7 @@ func printExplanation(w io.Writer, ex *explanation) {
 	}
 	for _, l := range ex.Links {
 		if l.Link {
-			fmt.Fprintf(w, "link: endpoint vnet -> %s (%s)\n", core.NameOf(l.ZoneID), l.Reason)
+			fmt.Fprintf(w, "link: endpoint vnet -> %s by %s (%s)\n", core.NameOf(l.ZoneID), l.Rule, l.Reason)
 		}
 	}
 }

@@ -42,7 +42,7 @@ func TestPolicyCheck(t *testing.T) {
 		},
 		{name: "missing file argument is a usage error", args: []string{"policy", "check"}, wantCode: 2, wantStderr: []string{"usage:"}},
 		{name: "unknown subcommand is a usage error", args: []string{"policy", "lint", "x"}, wantCode: 2, wantStderr: []string{`unknown subcommand "lint"`}},
-		{name: "explain without flags is a usage error", args: []string{"policy", "explain", "x"}, wantCode: 2, wantStderr: []string{"needs --policy, --sandbox"}},
+		{name: "explain without flags is a usage error", args: []string{"policy", "explain", "x"}, wantCode: 2, wantStderr: []string{"needs --policy, one of --sandbox SCENARIO or --live"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,7 +39,7 @@ func TestReplayCommand(t *testing.T) {
 		{name: "missing event file", args: []string{"--sandbox", scenario, "--policy", pol, "nope.json"},
 			wantCode: 2, wantStderr: []string{"nope.json"}},
 		{name: "missing policy flag", args: []string{"--sandbox", scenario, endpoint},
-			wantCode: 2, wantStderr: []string{"--sandbox and --policy are required"}},
+			wantCode: 2, wantStderr: []string{"--policy and one of --sandbox SCENARIO or --live are required"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

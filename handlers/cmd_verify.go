@@ -35,12 +35,22 @@ func (l *listFlag) Set(s string) error {
 const verifyUsage = `usage: handler verify --fqdn NAME [--resolver HOST:PORT] [--expect-ip IP]
                       [--metadata-url URL] [--ca-file FILE] [--public-url URL]
                       [--timeout 10s] [--json]
+       handler verify --sandbox SCENARIO --vnet NAME --fqdn NAME [--policy FILE]
+                      [--expect-ip IP] [--timeout 10s] [--json]
 
 Runs the private link guide's checks from where it stands, as nslookup and
 GET /metadata from a VM in the VNet: NAME must resolve through its
 privatelink alias to a private IP (--expect-ip: that IP), and
 https://NAME/metadata must answer a FHIR CapabilityStatement. With
 --public-url, that URL must answer 403 (public access refused).
+
+With --sandbox the same checks run from inside the sandbox VNet --vnet (its
+name or id), through the sandbox's per-VNet DNS (answering as Azure's
+resolver does there) and its FHIR server: offline, no Azure needed. A VNet
+not linked to the zone gets the guide's public answer and 403. With
+--policy the autopilot first converges the sandbox (one sweep, as handler
+local does at start), so the same VNet shows the fixed answer.
+
 Exit status: 0 when every check passes, 1 when one does not, 2 on bad usage.
 
 flags:
@@ -57,6 +67,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	publicURL := fs.String("public-url", "", "`URL` of the public path that must answer 403")
 	timeout := fs.Duration("timeout", verify.DefaultTimeout, "time bound of each check")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	scenario := fs.String("sandbox", "", "sandbox scenario `FILE`: run the checks inside the sandbox VNet --vnet")
+	vnetName := fs.String("vnet", "", "with --sandbox: the VNet (`NAME` or id) to check from")
+	policyPath := fs.String("policy", "", "with --sandbox: converge the sandbox with this policy `FILE` first (one sweep)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), verifyUsage)
 		fs.PrintDefaults()
@@ -75,6 +88,19 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(fqdns) == 0 {
 		return usageErr("--fqdn: required: the FHIR host to check, e.g. fhirserverxxx.azurehealthcareapis.com")
+	}
+	if *scenario == "" && (*vnetName != "" || *policyPath != "") {
+		return usageErr("--vnet and --policy need --sandbox SCENARIO (from a real VM, run without them)")
+	}
+	if *scenario != "" {
+		if *vnetName == "" {
+			return usageErr("--vnet: required with --sandbox: the VNet to check from, e.g. spoke-app-vnet")
+		}
+		for _, f := range []struct{ name, val string }{{"--resolver", *resolver}, {"--metadata-url", *metadataURL}, {"--ca-file", *caFile}, {"--public-url", *publicURL}} {
+			if f.val != "" {
+				return usageErr("%s: not used with --sandbox (the sandbox's DNS and FHIR server are used)", f.name)
+			}
+		}
 	}
 	for i, f := range fqdns {
 		f, err := checkFQDN(f)
@@ -107,12 +133,22 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	}
 
 	v := &verify.Verifier{Resolver: res, Timeout: *timeout, RootCAs: pool}
-	rep := v.Run(context.Background(), verify.Subject{
+	subject := verify.Subject{
 		FQDNs:       fqdns,
 		ExpectIPs:   expectIPs,
 		MetadataURL: *metadataURL,
 		PublicURL:   *publicURL,
-	})
+	}
+	if *scenario != "" {
+		sv, vnetID, cleanup, code := sandboxVerifier(*scenario, *vnetName, *policyPath, stdout, stderr)
+		if sv == nil {
+			return code
+		}
+		defer cleanup()
+		sv.Timeout = *timeout
+		v, subject.ExpectVNetIDs = sv, []string{vnetID}
+	}
+	rep := v.Run(context.Background(), subject)
 	if *asJSON {
 		_, _ = stdout.Write(rep.JSON())
 	} else {

@@ -135,7 +135,8 @@ func TestVerifyCommandUsageErrors(t *testing.T) {
 		{"ca file without certificates", []string{"--fqdn", "a.b.com", "--ca-file", "cmd_verify.go"}, `--ca-file "cmd_verify.go": no PEM certificate`},
 		{"zero timeout", []string{"--fqdn", "a.b.com", "--timeout", "0s"}, "--timeout 0s: must be positive"},
 		{"unparsable timeout", []string{"--fqdn", "a.b.com", "--timeout", "ten"}, `invalid value "ten" for flag -timeout`},
-		{"unknown flag", []string{"--fqdn", "a.b.com", "--vnet", "x"}, "flag provided but not defined: -vnet"},
+		{"unknown flag", []string{"--fqdn", "a.b.com", "--subnet", "x"}, "flag provided but not defined: -subnet"},
+		{"vnet without sandbox", []string{"--fqdn", "a.b.com", "--vnet", "x"}, "--vnet and --policy need --sandbox SCENARIO"},
 		{"positional argument", []string{"--fqdn", "a.b.com", "extra"}, `unexpected arguments ["extra"]`},
 	}
 	for _, tc := range tests {
@@ -150,6 +151,81 @@ func TestVerifyCommandUsageErrors(t *testing.T) {
 			}
 			if out.Len() != 0 {
 				t.Errorf("usage error printed a report:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// The Quickstart's verify step, offline: from inside the guide's sandbox
+// VNets, the hub (linked to the zone) gets the private answer and
+// /metadata; the peered spoke (not linked) gets the guide's public answer
+// and 403, until the autopilot has converged the sandbox.
+func TestVerifySandboxCommand(t *testing.T) {
+	const scenario = "../testdata/scenarios/guide.yaml"
+	const fqdn = "fhirserverxxx.azurehealthcareapis.com"
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+	}{
+		{"linked hub VNet: private IP and metadata", []string{"--vnet", "hub-vnet"}, 0},
+		{"unlinked peered spoke: public answer and 403", []string{"--vnet", "spoke-app-vnet"}, 1},
+		{"the spoke after the autopilot converged the sandbox", []string{"--vnet", "spoke-app-vnet", "--policy", "../examples/policy.yaml"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"--sandbox", scenario, "--fqdn", fqdn, "--json"}, tt.args...)
+			code := runVerify(args, &out, &errb)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out.String(), errb.String())
+			}
+			js := out.String()[strings.Index(out.String(), "{"):]
+			var rep verify.Report
+			if err := json.Unmarshal([]byte(js), &rep); err != nil {
+				t.Fatalf("report: %v\n%s", err, js)
+			}
+			var dns, http *verify.CheckResult
+			for i, c := range rep.Checks {
+				switch {
+				case strings.HasPrefix(c.Name, "dns "):
+					dns = &rep.Checks[i]
+				case strings.HasPrefix(c.Name, "http "):
+					http = &rep.Checks[i]
+				}
+			}
+			if dns == nil || http == nil {
+				t.Fatalf("checks %+v: want a dns and an http check", rep.Checks)
+			}
+			if tt.wantCode == 0 {
+				if dns.Status != verify.StatusPass || http.Status != verify.StatusPass {
+					t.Errorf("dns %s, http %s; want both pass", dns.Status, http.Status)
+				}
+				return
+			}
+			// The guide's diagnosis: the public address through the Traffic
+			// Manager alias, and 403 over the public path.
+			if dns.Status == verify.StatusPass || !strings.Contains(dns.Diagnosis, "public address") || !strings.Contains(strings.Join(dns.Evidence, " "), "trafficmanager.net") {
+				t.Errorf("dns check %+v: want the public answer diagnosed", dns)
+			}
+			if http.Status == verify.StatusPass || !strings.Contains(strings.Join(http.Evidence, " "), "403") {
+				t.Errorf("http check %+v: want 403 over the public path", http)
+			}
+		})
+	}
+	for _, bad := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown VNet", []string{"--sandbox", scenario, "--fqdn", fqdn, "--vnet", "nope"}, "spoke-app-vnet"},
+		{"no VNet", []string{"--sandbox", scenario, "--fqdn", fqdn}, "--vnet"},
+		{"VNet without sandbox", []string{"--fqdn", fqdn, "--vnet", "hub-vnet"}, "--sandbox"},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := runVerify(bad.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), bad.want) {
+				t.Errorf("exit %d, stderr %q; want 2 naming %s", code, errb.String(), bad.want)
 			}
 		})
 	}

@@ -25,9 +25,9 @@ func commands() []command {
 		{"serve", "serve", "run as the Azure Functions custom handler (the default)", runServe},
 		{"local", "local [--sandbox FILE] [--policy FILE]", "run the whole app without the Functions host", runLocal},
 		{"demo", "demo", "play the guide's story on the embedded sandbox", runDemo},
-		{"replay", "replay --sandbox FILE --policy FILE EVENTS...", "run event files through intake, queue and reconciler", runReplay},
-		{"verify", "verify --fqdn NAME", "run the DNS and /metadata checks from here", runVerify},
-		{"policy", "policy check FILE | explain ...", "validate a policy, or explain its decision for one connection", runPolicy},
+		{"replay", "replay (--sandbox FILE | --live) --policy FILE EVENTS...", "run event files through intake, queue and reconciler (--live: plan on the real subscription, write nothing)", runReplay},
+		{"verify", "verify --fqdn NAME [--sandbox FILE --vnet NAME]", "run the DNS and /metadata checks from here, or from inside a sandbox VNet", runVerify},
+		{"policy", "policy check FILE | explain ...", "validate a policy, or explain its decision for one connection (sandbox or --live)", runPolicy},
 		{"bench", "bench", "measure the pipeline against the throttled sandbox", runBench},
 	}
 }

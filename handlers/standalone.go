@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,6 +40,8 @@ type standaloneApp struct {
 	svc   *autopilot.Service
 	store *embedded.Store
 	close func()
+	// sandboxLine says where the sandbox DNS and FHIR listen ("" on Azure).
+	sandboxLine string
 }
 
 // buildStandalone assembles what `handler local` and the Functions-mode
@@ -81,6 +84,7 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 	pol := o.policy
 	var arm core.ARM
 	var tune func(*verify.Verifier, *verify.JobRunner)
+	var sandboxLine string // where the sandbox network listens, printed at start
 	if o.scenario != "" {
 		sb, err := sandbox.Load(o.scenario)
 		if err != nil {
@@ -104,6 +108,8 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 			r.PublicURL = func(string) string { return fhir.PublicURL() + "/metadata" }
 		}
 		log.Info().Str("scenario", o.scenario).Strs("subscriptions", sb.SubscriptionIDs()).Msg("sandbox loaded")
+		sandboxLine = fmt.Sprintf("sandbox network: DNS one loopback resolver per VNet (%s); FHIR private %s, public %s (CA: the sandbox's own)",
+			sandboxDNSAddrs(dns, arm, sb.SubscriptionIDs()), fhir.PrivateURL(), fhir.PublicURL())
 	} else {
 		cred, err := azure.NewCredential(strings.TrimSpace(os.Getenv(envClientID)), azure.InAzure(os.Getenv))
 		if err != nil {
@@ -122,5 +128,26 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 	if err != nil {
 		return nil, err
 	}
-	return &standaloneApp{svc: svc, store: store, close: closeAll}, nil
+	return &standaloneApp{svc: svc, store: store, close: closeAll, sandboxLine: sandboxLine}, nil
+}
+
+// sandboxDNSAddrs starts the sandbox resolver of every VNet of the scenario
+// and lists them as "NAME=HOST:PORT", for `dig @HOST -p PORT` by hand.
+func sandboxDNSAddrs(d *sandboxnet.DNSServer, r core.Reader, subs []string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []string
+	for _, sub := range subs {
+		vs, err := r.ListVNets(ctx, sub)
+		if err != nil {
+			out = append(out, "VNets of "+sub+" unreadable: "+err.Error())
+			continue
+		}
+		for _, v := range vs {
+			if addr := d.AddrFor(v.ID); addr != "" {
+				out = append(out, v.Name+"="+addr)
+			}
+		}
+	}
+	return strings.Join(out, ", ")
 }

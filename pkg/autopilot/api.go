@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -19,6 +20,7 @@ const maxAPIBody = 64 << 10
 //	POST /api/evaluate {"connectionId": "..."}  the decision and plan (dry run)
 //	POST /api/verify   {"id": "..."}            202 {"jobId": "..."}
 //	GET  /api/status                            JSON, or HTML with Accept: text/html or ?format=html
+//	GET  /api/targets                           the estate: JSON, HTML (as status) or ?format=svg
 //
 // Errors are JSON {"error": "..."}: 400 naming the field for bad input, 404
 // for an unknown connection, verification subject or path, 405 for a wrong
@@ -28,8 +30,9 @@ func (s *Service) API() http.Handler {
 	mux.HandleFunc("/api/evaluate", s.apiEvaluate)
 	mux.HandleFunc("/api/verify", s.apiVerify)
 	mux.HandleFunc("/api/status", s.apiStatus)
+	mux.HandleFunc("/api/targets", s.apiTargets)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("no such API path %s (paths: /api/evaluate, /api/verify, /api/status)", r.URL.Path))
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("no such API path %s (paths: /api/evaluate, /api/verify, /api/status, /api/targets)", r.URL.Path))
 	})
 	return mux
 }
@@ -156,6 +159,9 @@ func (s *Service) apiStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := s.Status()
+	if code := r.URL.Query().Get("code"); code != "" {
+		st.keyQuery = "&code=" + url.QueryEscape(code)
+	}
 	switch f := r.URL.Query().Get("format"); {
 	case f == "html" || (f == "" && wantsHTML(r.Header.Get("Accept"))):
 		var buf bytes.Buffer
@@ -202,29 +208,29 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Private Link Autopilot status</title>
-<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#eee}.fail,.failed{color:#a00}.pass,.applied{color:#060}</style>
+<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#eee}.fail,.failed,.connection\.rejected,.verify\.failed{color:#a00}.pass,.connection\.approved,.link\.created,.zonegroup\.created,.verify\.passed{color:#060}.connection\.left-pending,.retry{color:#8a5a00}.muted{color:#666;font-size:.9em}code{font-size:.9em}</style>
 </head><body>
 <h1>Private Link Autopilot</h1>
-<p>Policy {{.Policy}} (mode {{.Mode}}, sha256 {{.PolicyDigest}}) &middot; generated {{t .Generated}}</p>
+<p>Policy {{.Policy}} (mode {{.Mode}}, sha256 {{.PolicyDigest}}) &middot; generated {{t .Generated}} &middot; <a href="targets?format=html{{.KeyQuery}}">the estate: every target, its connections and VNets</a></p>
 <h2>Counters</h2>
 <table><tr><th>events</th><th>enqueued</th><th>ignored</th><th>malformed</th><th>reconcile runs</th><th>done</th><th>retried</th><th>failed</th><th>verify runs</th><th>sweeps</th><th>ARM reads</th><th>ARM writes</th></tr>
 {{with .Counters}}<tr><td>{{.Events}}</td><td>{{.EventsEnqueued}}</td><td>{{.EventsIgnored}}</td><td>{{.EventsMalformed}}</td><td>{{.ReconcileRuns}}</td><td>{{.ReconcileDone}}</td><td>{{.ReconcileRetried}}</td><td>{{.ReconcileFailed}}</td><td>{{.VerifyRuns}}</td><td>{{.Sweeps}}</td><td>{{.ARMReads}}</td><td>{{.ARMWrites}}</td></tr>{{end}}
 </table>
 <h2>Decisions</h2>
-{{if .Decisions}}<table><tr><th>time</th><th>decision</th><th>connection</th><th>rule</th><th>reason</th><th>result</th></tr>
-{{range .Decisions}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Rule}}</td><td>{{.Reason}}</td><td class="{{.Result}}">{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
+{{if .Decisions}}<table><tr><th>time</th><th>decision</th><th>target</th><th>connection</th><th>rule</th><th>why</th><th>result</th></tr>
+{{range .Decisions}}<tr><td>{{t .Time}}</td><td class="{{.Type}}">{{.Type}}</td><td title="{{.Target}}">{{name .Target}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Rule}}</td><td>{{.Reason}}{{if .Condition}}<br><span class="muted">condition: <code>{{.Condition}}</code></span>{{end}}{{if .Description}}<br><span class="muted">told the requester: {{.Description}}</span>{{end}}</td><td{{if eq .Result "failed"}} class="failed"{{end}}>{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p>None yet.</p>{{end}}
 <h2>VNet links</h2>
-{{if .Links}}<table><tr><th>time</th><th>change</th><th>VNet / link</th><th>zone</th><th>rule</th><th>result</th></tr>
-{{range .Links}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{name .Zone}}</td><td>{{.Rule}}</td><td class="{{.Result}}">{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
+{{if .Links}}<table><tr><th>time</th><th>change</th><th>VNet / link</th><th>zone</th><th>target</th><th>rule</th><th>why</th><th>result</th></tr>
+{{range .Links}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{name .Zone}}</td><td title="{{.Target}}">{{name .Target}}</td><td>{{.Rule}}</td><td>{{.Reason}}</td><td{{if eq .Result "failed"}} class="failed"{{end}}>{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p>None yet.</p>{{end}}
 <h2>DNS zone groups</h2>
-{{if .ZoneGroups}}<table><tr><th>time</th><th>endpoint</th><th>rule</th><th>result</th></tr>
-{{range .ZoneGroups}}<tr><td>{{t .Time}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Rule}}</td><td class="{{.Result}}">{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
+{{if .ZoneGroups}}<table><tr><th>time</th><th>endpoint</th><th>target</th><th>rule</th><th>why</th><th>result</th></tr>
+{{range .ZoneGroups}}<tr><td>{{t .Time}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td title="{{.Target}}">{{name .Target}}</td><td>{{.Rule}}</td><td>{{.Reason}}{{if .After}} ({{.After}}){{end}}</td><td{{if eq .Result "failed"}} class="failed"{{end}}>{{.Result}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p>None yet.</p>{{end}}
 <h2>Verification</h2>
 {{if .Verification}}<table><tr><th>time</th><th>result</th><th>subject</th><th>reason</th></tr>
-{{range .Verification}}<tr><td>{{t .Time}}</td><td>{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Reason}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
+{{range .Verification}}<tr><td>{{t .Time}}</td><td class="{{.Type}}">{{.Type}}</td><td title="{{.Subject}}">{{name .Subject}}</td><td>{{.Reason}}{{if .Error}}: {{.Error}}{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{if .Reports}}<h3>Reports</h3><table><tr><th>started</th><th>subject</th><th>attempt</th><th>status</th><th>check</th><th>check status</th><th>diagnosis</th></tr>
 {{range $r := .Reports}}<tr><td>{{t $r.StartedAt}}</td><td title="{{$r.Subject}}">{{name $r.Subject}}</td><td>{{$r.Attempt}}</td><td class="{{$r.Status}}">{{$r.Status}}</td><td colspan="3"><b>{{$r.Summary}}</b></td></tr>

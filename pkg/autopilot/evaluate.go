@@ -164,6 +164,15 @@ func Explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID 
 	}
 	if in.EndpointVNet != nil && ex.Decision.Action == policy.ActionApprove {
 		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true})
+		if p.LinkEndpointVNets() {
+			// As the reconciler plans it: the VNet of an approved endpoint
+			// is linked because of linkEndpointVNets, whatever link rule
+			// also matches it (the rule only sets the link's settings).
+			for i := range ex.Links {
+				ex.Links[i].Link, ex.Links[i].Rule = true, reconcile.RuleLinkEndpointVNets
+				ex.Links[i].Reason = "VNet of approved endpoint " + core.NameOf(ex.Endpoint)
+			}
+		}
 	}
 	return ex, nil
 }

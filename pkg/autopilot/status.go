@@ -2,13 +2,16 @@ package autopilot
 
 import (
 	"context"
+	"html/template"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 
@@ -56,11 +59,16 @@ type Entry struct {
 	Zone    string    `json:"zone,omitempty"`
 	Rule    string    `json:"rule,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
-	Before  string    `json:"before,omitempty"`
-	After   string    `json:"after,omitempty"`
-	Result  string    `json:"result,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	JobID   string    `json:"jobId,omitempty"`
+	// Condition is the deciding rule's condition, from the policy, so the
+	// reason says what was checked, not only which rule matched.
+	Condition string `json:"condition,omitempty"`
+	// Description is what the requester was told (approve, reject).
+	Description string `json:"description,omitempty"`
+	Before      string `json:"before,omitempty"`
+	After       string `json:"after,omitempty"`
+	Result      string `json:"result,omitempty"`
+	Error       string `json:"error,omitempty"`
+	JobID       string `json:"jobId,omitempty"`
 }
 
 // Failure is a job the Service gave up on (dead-lettered or parked).
@@ -109,7 +117,13 @@ type Status struct {
 	Failures     []Entry      `json:"failures"`
 	DeadEvents   []DeadEvent  `json:"deadEvents,omitempty"`
 	LastSweep    *SweepReport `json:"lastSweep,omitempty"`
+	// keyQuery carries the function key (?code=) into the page's links.
+	keyQuery string
 }
+
+// KeyQuery is what the page's links append to keep the caller's function
+// key ("&code=..." with the key query-escaped), empty without one.
+func (s Status) KeyQuery() template.URL { return template.URL(s.keyQuery) }
 
 // Report is a verification report summarised for the status page.
 type Report struct {
@@ -155,6 +169,7 @@ func (s *Service) Status() Status {
 	st := Status{Generated: s.now(), Policy: p.Source(), PolicyDigest: p.Digest(), Mode: string(p.Mode()),
 		Counters: s.counters(), Decisions: []Entry{}, Links: []Entry{}, ZoneGroups: []Entry{}, Verification: []Entry{}, Failures: []Entry{}}
 	seen := map[string]bool{}
+	conds := conditions(p)
 	evs := s.mem.Events()
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := evs[i]
@@ -163,6 +178,7 @@ func (s *Service) Status() Status {
 		}
 		seen[e.ID] = true
 		en := entryOf(e)
+		en.Condition = conds[en.Rule]
 		var list *[]Entry
 		switch e.Type {
 		case outcome.ConnectionApproved, outcome.ConnectionRejected, outcome.ConnectionLeftPending:
@@ -241,7 +257,16 @@ func shortType(t outcome.Type) string {
 func entryOf(e outcome.Event) Entry {
 	d := e.Data
 	return Entry{Time: e.Time, Type: shortType(e.Type), Subject: e.Subject, Target: d.Target, Zone: d.Zone, Rule: d.Rule,
-		Reason: d.Reason, Before: d.Before, After: d.After, Result: d.Result, Error: d.Error, JobID: d.JobID}
+		Reason: d.Reason, Description: d.Description, Before: d.Before, After: d.After, Result: d.Result, Error: d.Error, JobID: d.JobID}
+}
+
+// conditions maps the policy's rule names to their conditions.
+func conditions(p interface{ Rules() []policy.RuleSummary }) map[string]string {
+	out := map[string]string{}
+	for _, r := range p.Rules() {
+		out[r.Name] = strings.Join(strings.Fields(r.When), " ")
+	}
+	return out
 }
 
 func reportOf(r verify.Report) Report {

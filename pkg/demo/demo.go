@@ -598,7 +598,7 @@ func (s *story) summary() {
 		rows = append(rows, []string{"link", l.VNet, l.Zone, l.Rule})
 	}
 	for _, z := range res.ZoneGroups {
-		rows = append(rows, []string{"zone group", z, s.zoneGroupZones[z], "zoneGroups"})
+		rows = append(rows, []string{"zone group", z, s.zoneGroupZones[z], "zoneGroup"}) // the rule name the reconciler records (docs/vocabulary.md)
 	}
 	p.table([]string{"change", "resource", "zone", "rule"}, rows)
 	p.say("verification runs")
