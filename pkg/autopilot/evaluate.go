@@ -163,7 +163,12 @@ func Explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID 
 		ex.DecisionError = err.Error()
 	}
 	if in.EndpointVNet != nil && ex.Decision.Action == policy.ActionApprove {
-		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true})
+		// the zones the target's kind needs (private DNS table)
+		need := []string{}
+		for _, z := range core.ZonesForKind(in.Target.Kind) {
+			need = append(need, z.Zone)
+		}
+		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true, NeedZones: need})
 	}
 	return ex, nil
 }
