@@ -134,7 +134,7 @@ func TestExplainConnection(t *testing.T) {
 		{
 			name: "readable endpoint of the app subscription is approved", connID: ws + "/privateEndpointConnections/pe-app.1",
 			wantAction: policy.ActionApprove, wantRule: "allow-app-subscriptions",
-			wantText: []string{"(readable)", "[10.1.0.0/16]", "allow-app-subscriptions", "matched  <= decides", `decision: approve by rule "allow-app-subscriptions"`, "link: endpoint vnet -> privatelink.azurehealthcareapis.com"},
+			wantText: []string{"(readable)", "[10.1.0.0/16]", "allow-app-subscriptions", "matched  <= decides", `decision: approve by rule "allow-app-subscriptions"`, "link: endpoint vnet -> privatelink.fhir.azurehealthcareapis.com"},
 		},
 		{
 			name: "cross-tenant endpoint (403) is unreadable and left pending", connID: ws + "/privateEndpointConnections/pe-partner.2",

@@ -163,16 +163,38 @@ func Explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID 
 		ex.DecisionError = err.Error()
 	}
 	if in.EndpointVNet != nil && ex.Decision.Action == policy.ActionApprove {
-		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true})
+		// the zones the target's kind needs (private DNS table)
+		need := []string{}
+		for _, z := range core.ZonesForKind(in.Target.Kind) {
+			need = append(need, z.Zone)
+		}
+		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true, NeedZones: need})
 		if p.LinkEndpointVNets() {
 			// As the reconciler plans it: the VNet of an approved endpoint
-			// is linked because of linkEndpointVNets, whatever link rule
-			// also matches it (the rule only sets the link's settings).
+			// is linked to the zones its target needs because of
+			// linkEndpointVNets, whatever link rule also matches it (the
+			// rule only sets the link's settings); other zones a link rule
+			// lists stay credited to that rule.
 			for i := range ex.Links {
-				ex.Links[i].Link, ex.Links[i].Rule = true, reconcile.RuleLinkEndpointVNets
+				if !ex.Links[i].Link || !needsZone(need, ex.Links[i].ZoneID) {
+					continue
+				}
+				ex.Links[i].Rule = reconcile.RuleLinkEndpointVNets
 				ex.Links[i].Reason = "VNet of approved endpoint " + core.NameOf(ex.Endpoint)
 			}
 		}
 	}
 	return ex, nil
+}
+
+// needsZone reports whether the zone (an ID or a name) is one of the needed
+// zone names.
+func needsZone(need []string, zone string) bool {
+	name := core.ZoneNameOfID(zone)
+	for _, n := range need {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }

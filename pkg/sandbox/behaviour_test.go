@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -486,5 +487,66 @@ func TestUnknownTypesAreKeptWithAWarning(t *testing.T) {
 	}
 	if _, ok := sb.Get("/subscriptions/S/resourcegroups/rg/providers/Microsoft.Storage/storageAccounts/ST"); !ok {
 		t.Error("unknown resource not readable by case-insensitive id")
+	}
+}
+
+// Every FQDN kind of the private DNS table lands in its own zone under the
+// name Azure gives it: {ws} in privatelink.workspace..., {ws}-{fhir} in
+// privatelink.fhir..., {ws}-{dicom} in privatelink.dicom..., {name} in
+// privatelink.azurehealthcareapis.com; a zone serving none of the names gets
+// none.
+func TestZoneGroupRecordNamesPerDNSTable(t *testing.T) {
+	sb, c := loadMinimal(t)
+	zoneIDs := []string{zone1, fhirZone}
+	for _, n := range []string{"privatelink.workspace.azurehealthcareapis.com", "privatelink.dicom.azurehealthcareapis.com"} {
+		id := strings.Replace(zone1, "privatelink.azurehealthcareapis.com", n, 1)
+		body, _ := json.Marshal(map[string]any{"id": id, "location": "global", "properties": map[string]any{}})
+		if err := sb.Put(body); err != nil {
+			t.Fatal(err)
+		}
+		zoneIDs = append(zoneIDs, id)
+	}
+	names := map[string]string{
+		"ws1.workspace.azurehealthcareapis.com":  "privatelink.workspace.azurehealthcareapis.com/ws1",
+		"ws1-fhir1.fhir.azurehealthcareapis.com": "privatelink.fhir.azurehealthcareapis.com/ws1-fhir1",
+		"ws1-img.dicom.azurehealthcareapis.com":  "privatelink.dicom.azurehealthcareapis.com/ws1-img",
+		"legacy1.azurehealthcareapis.com":        "privatelink.azurehealthcareapis.com/legacy1",
+		"evil.fhir.attacker.example":             "",
+	}
+	sb.mu.Lock()
+	var cdc []any
+	for f := range names {
+		cdc = append(cdc, map[string]any{"fqdn": f, "ipAddresses": []any{"10.0.1.4"}})
+	}
+	ensure(sb.lookup(pe1).body, "properties")["customDnsConfigs"] = cdc
+	sb.mu.Unlock()
+	if err := approve(t, c, hc.PrivateEndpointServiceConnectionStatusApproved, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	putZoneGroup(t, c, zoneIDs...)
+	var got []string
+	for _, id := range zoneIDs {
+		zn := id[strings.LastIndex(id, "/")+1:]
+		p := c.records.NewListByTypePager("rg-dns", zn, dns.RecordTypeA, nil)
+		for p.More() {
+			page, err := p.NextPage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Value {
+				got = append(got, zn+"/"+*r.Name)
+			}
+		}
+	}
+	var want []string
+	for _, w := range names {
+		if w != "" && !slices.Contains(want, w) {
+			want = append(want, w)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("A records (-got +want):\n%s", diff)
 	}
 }

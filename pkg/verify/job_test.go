@@ -286,3 +286,45 @@ func TestJobRunnerRefusesOtherJobs(t *testing.T) {
 		t.Errorf("published %d events for a refused job", n)
 	}
 }
+
+// The endpoint's owner writes its customDnsConfigs: a verification job never
+// probes a name there that is not a host of the governed target (no check,
+// no public probe for it), and reports the mismatch.
+func TestJobRunnerNeverProbesEndpointOwnedNames(t *testing.T) {
+	r := newRig(t)
+	var pe map[string]any
+	for _, raw := range r.sb.Snapshot() {
+		var m map[string]any
+		if json.Unmarshal(raw, &m) == nil && strings.EqualFold(m["id"].(string), hubPE) {
+			pe = m
+		}
+	}
+	if pe == nil {
+		t.Fatal("no hub endpoint in the guide scenario")
+	}
+	props := pe["properties"].(map[string]any)
+	props["customDnsConfigs"] = []any{
+		map[string]any{"fqdn": "evil.fhir.attacker.example", "ipAddresses": []any{"10.0.1.4"}},
+		map[string]any{"fqdn": "fhirserverxxx.azurehealthcareapis.com", "ipAddresses": []any{"10.0.1.4"}},
+	}
+	b, _ := json.Marshal(pe)
+	if err := r.sb.Put(b); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.runner.ProcessJob(context.Background(), delivery(jobs.SubjectEndpoint, hubPE, 1).Job).Report
+	if strings.Contains(rep.Subject.PublicURL, "evil") || !strings.Contains(rep.Subject.PublicURL, "fhirserverxxx.azurehealthcareapis.com") {
+		t.Errorf("public probe URL %q, want the target's own host", rep.Subject.PublicURL)
+	}
+	found := false
+	for _, c := range rep.Checks {
+		if strings.Contains(c.Name, "evil") {
+			t.Errorf("check %q probes an endpoint-owned name", c.Name)
+		}
+		if strings.HasSuffix(c.Name, "arm endpoint dns names") {
+			found = c.Status == verify.StatusFail && strings.Contains(c.Diagnosis, "evil.fhir.attacker.example")
+		}
+	}
+	if !found {
+		t.Errorf("the report does not name the stray endpoint name as a finding: %+v", rep.Checks)
+	}
+}
