@@ -20,10 +20,16 @@ const maxAPIBody = 64 << 10
 //	POST /api/verify   {"id": "..."}            202 {"jobId": "..."}
 //	GET  /api/status                            JSON, or HTML with Accept: text/html or ?format=html
 //
-// Errors are JSON {"error": "..."}: 400 naming the field for bad input, 404
-// for an unknown connection, verification subject or path, 405 for a wrong
-// method.
-func (s *Service) API() http.Handler {
+// Errors are JSON {"error": "..."}: 400 naming the field for bad input, 401
+// without the key (when one is set), 403 for a subject the policy does not
+// govern, 404 for an unknown connection, verification subject or path, 405
+// for a wrong method, 429 beyond a client's rate limit.
+//
+// API is APIWith the default options: no key, the default rate limit.
+func (s *Service) API() http.Handler { return s.APIWith(APIOptions{}) }
+
+// APIWith returns the HTTP API guarded by o (key, per-client rate limit).
+func (s *Service) APIWith(o APIOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/evaluate", s.apiEvaluate)
 	mux.HandleFunc("/api/verify", s.apiVerify)
@@ -31,7 +37,7 @@ func (s *Service) API() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("no such API path %s (paths: /api/evaluate, /api/verify, /api/status)", r.URL.Path))
 	})
-	return mux
+	return guardAPI(mux, o, s.now)
 }
 
 type apiError struct {
@@ -119,6 +125,8 @@ func (s *Service) apiEvaluate(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrInvalid):
 		writeErr(w, http.StatusBadRequest, `field "connectionId": `+err.Error())
+	case errors.Is(err, ErrNotGoverned):
+		writeErr(w, http.StatusForbidden, `field "connectionId": `+err.Error())
 	case errors.Is(err, ErrNotFound):
 		writeErr(w, http.StatusNotFound, err.Error())
 	case err != nil:
@@ -141,6 +149,8 @@ func (s *Service) apiVerify(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrInvalid):
 		writeErr(w, http.StatusBadRequest, `field "id": `+err.Error())
+	case errors.Is(err, ErrNotGoverned):
+		writeErr(w, http.StatusForbidden, `field "id": `+err.Error())
 	case errors.Is(err, ErrNotFound):
 		writeErr(w, http.StatusNotFound, `field "id": `+err.Error())
 	case err != nil:

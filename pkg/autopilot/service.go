@@ -281,8 +281,13 @@ func (s *Service) RequestVerify(ctx context.Context, subjectID string) (string, 
 	if err != nil {
 		return "", err
 	}
-	if err := s.subjectExists(ctx, subject, id); err != nil {
+	if err := s.checkGoverned(ctx, subject, id); err != nil {
 		return "", err
+	}
+	if subject == jobs.SubjectTarget { // checkGoverned read endpoints and VNets
+		if err := s.subjectExists(ctx, subject, id); err != nil {
+			return "", err
+		}
 	}
 	now := s.now()
 	j := jobs.New(jobs.KindVerify, subject, id, fmt.Sprintf("api-%d", now.UnixNano()))
