@@ -20,14 +20,14 @@ const DefaultMaxBytes = 1 << 20
 
 // Event Grid and CloudEvents webhook header names.
 const (
-	HeaderEventType      = "aeg-event-type"
-	HeaderDeliveryCount  = "aeg-delivery-count"
-	HeaderSubscription   = "aeg-subscription-name"
-	HeaderRequestOrigin  = "WebHook-Request-Origin"
-	HeaderRequestRate    = "WebHook-Request-Rate"
-	HeaderAllowedOrigin  = "WebHook-Allowed-Origin"
-	HeaderAllowedRate    = "WebHook-Allowed-Rate"
-	HeaderFunctionsKey   = "x-functions-key"
+	HeaderEventType     = "aeg-event-type"
+	HeaderDeliveryCount = "aeg-delivery-count"
+	HeaderSubscription  = "aeg-subscription-name"
+	HeaderRequestOrigin = "WebHook-Request-Origin"
+	HeaderRequestRate   = "WebHook-Request-Rate"
+	HeaderAllowedOrigin = "WebHook-Allowed-Origin"
+	HeaderAllowedRate   = "WebHook-Allowed-Rate"
+	HeaderFunctionsKey  = "x-functions-key"
 	// EventGridOrigin is the WebHook-Request-Origin Event Grid sends in the
 	// CloudEvents abuse-protection handshake.
 	EventGridOrigin      = "eventgrid.azure.net"
