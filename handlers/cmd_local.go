@@ -195,7 +195,7 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	sctx, cancelServe := context.WithCancel(ctx)
 	defer cancelServe()
 	serr := make(chan error, 1)
-	go func() { serr <- serve(sctx, ln, mux, log) }()
+	go func() { serr <- serve(sctx, ln, mux, localLimits, log) }()
 
 	var first error
 	select {

@@ -63,7 +63,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "handler serve: listen: %v\n", err)
 		return 1
 	}
-	if err := serve(ctx, ln, newServer(functions(newApp(log)), log), log); err != nil {
+	if err := serve(ctx, ln, newServer(functions(newApp(log)), log), invocationLimits, log); err != nil {
 		log.Error().Err(err).Msg("handler stopped")
 		fmt.Fprintf(stderr, "handler serve: %v\n", err)
 		return 1
@@ -105,11 +105,8 @@ func newLogger(w io.Writer, level string) (zerolog.Logger, error) {
 
 // serve serves h on ln until ctx ends, then lets in-flight invocations
 // finish (up to shutdownTimeout).
-func serve(ctx context.Context, ln net.Listener, h http.Handler, log zerolog.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+func serve(ctx context.Context, ln net.Listener, h http.Handler, lim serverLimits, log zerolog.Logger) error {
+	srv := newHTTPServer(h, lim)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info().Str("addr", ln.Addr().String()).Msg("custom handler listening")
