@@ -7,6 +7,7 @@ import (
 
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
+	"github.com/plautopilot/autopilot/pkg/policy"
 )
 
 // ErrNotGoverned marks a subject outside what the policy governs: a target
@@ -64,4 +65,18 @@ func (s *Service) checkGoverned(ctx context.Context, subject jobs.Subject, id st
 		return fmt.Errorf("%w: VNet %s is linked to none of the managed private DNS zones", ErrNotGoverned, id)
 	}
 	return fmt.Errorf("%w: subject %s of %s", ErrInvalid, subject, id)
+}
+
+// eventSubscriptions is the intake's governed subscriptions: extra plus the
+// policy's; nil (no filter) when extra is empty.
+func eventSubscriptions(p *policy.Policy, extra []string) []string {
+	if len(extra) == 0 {
+		return nil
+	}
+	subs := append([]string{}, extra...)
+	subs = append(subs, p.Subscriptions()...)
+	for _, id := range p.TargetIDs() {
+		subs = append(subs, core.SubscriptionOf(id))
+	}
+	return subs
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,6 +33,12 @@ type Intake struct {
 	// Observe, when set, is told the result of every delivery processed
 	// (through Handle, HandleEvent or the webhook), for counters.
 	Observe func(Result, error)
+	// Subscriptions, when not empty, are the governed subscriptions (ids,
+	// any case): an event about a resource in any other subscription is
+	// ignored and counted in Result.Ungoverned, at no ARM cost. Event Grid
+	// only delivers events of subscriptions it was set up in; anything else
+	// is forged or misrouted.
+	Subscriptions []string
 }
 
 // OutcomeStatus says what happened to one event.
@@ -64,7 +71,10 @@ type Result struct {
 	Enqueued  int       `json:"enqueued"`
 	Ignored   int       `json:"ignored"`
 	Malformed int       `json:"malformed"`
-	Outcomes  []Outcome `json:"outcomes"`
+	// Ungoverned counts the ignored events whose resource lies outside the
+	// governed subscriptions (Intake.Subscriptions).
+	Ungoverned int       `json:"ungoverned,omitempty"`
+	Outcomes   []Outcome `json:"outcomes"`
 }
 
 // Handle processes a delivery (a JSON array of events or one event, either
@@ -112,8 +122,12 @@ func Job(c Classified, now time.Time) jobs.Job {
 		Deleted:       c.Deleted,
 		Created:       now.UTC(),
 	}
-	if e.Principal != (core.Principal{}) {
+	if kind := c.RequesterFrom; kind != "" && e.Principal != (core.Principal{}) {
+		// Only the events that create or change a connection request say
+		// who requested it; any other writer (a zone group, the approver)
+		// is not the requester.
 		p := e.Principal
+		p.Source = core.PrincipalSource{Kind: kind, Operation: e.OperationName, ResourceID: e.ResourceID(), EventID: e.ID}
 		j.Actor = &p
 	}
 	return j
@@ -145,8 +159,15 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		}
 	}
 
+	governed := in.governed()
 	for i, ev := range evs {
 		c := Classify(ev)
+		if !c.Ignored && governed != nil {
+			if sub := strings.ToLower(core.SubscriptionOf(c.TargetID)); !governed[sub] {
+				res.Ungoverned++
+				c = ignored(ev, "subscription %q is not governed (not one of the %d configured): event ignored, nothing read", sub, len(governed))
+			}
+		}
 		out := Outcome{
 			Index:         indexOf(i, bad),
 			EventID:       ev.ID,
@@ -220,3 +241,19 @@ func indexOf(i int, bad []Malformed) int {
 	}
 	return idx
 }
+
+// governed returns the governed subscriptions as a lower-case set, nil when
+// every subscription is.
+func (in *Intake) governed() map[string]bool {
+	if len(in.Subscriptions) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(in.Subscriptions))
+	for _, s := range in.Subscriptions {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			m[s] = true
+		}
+	}
+	return m
+}
+
