@@ -67,10 +67,10 @@ type Outcome struct {
 
 // Result counts what the intake did with a delivery.
 type Result struct {
-	Received  int       `json:"received"`
-	Enqueued  int       `json:"enqueued"`
-	Ignored   int       `json:"ignored"`
-	Malformed int       `json:"malformed"`
+	Received  int `json:"received"`
+	Enqueued  int `json:"enqueued"`
+	Ignored   int `json:"ignored"`
+	Malformed int `json:"malformed"`
 	// Ungoverned counts the ignored events whose resource lies outside the
 	// governed subscriptions (Intake.Subscriptions).
 	Ungoverned int       `json:"ungoverned,omitempty"`
@@ -256,4 +256,3 @@ func (in *Intake) governed() map[string]bool {
 	}
 	return m
 }
-
