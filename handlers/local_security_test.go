@@ -1,0 +1,110 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plautopilot/autopilot/internal/guidetest"
+	"github.com/plautopilot/autopilot/pkg/autopilot"
+	"github.com/plautopilot/autopilot/pkg/events"
+	"github.com/plautopilot/autopilot/pkg/jobs"
+	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
+	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/rs/zerolog"
+)
+
+func TestLocalKeyRequiredOffLoopback(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:8080", "[::1]:0", "localhost:7071"} {
+		key, gen, err := localKey(listen, "")
+		if err != nil || key != "" || gen {
+			t.Errorf("%s: key %q generated %v err %v; want keyless on loopback", listen, key, gen, err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, listen := range []string{"0.0.0.0:8080", ":8080", "10.1.2.3:80", "[::]:80"} {
+		key, gen, err := localKey(listen, "")
+		if err != nil || !gen || len(key) < 32 || seen[key] {
+			t.Errorf("%s: key %q generated %v err %v; want a fresh generated key", listen, key, gen, err)
+		}
+		seen[key] = true
+	}
+	if key, gen, err := localKey("0.0.0.0:80", "my-own-key-0123456789"); err != nil || gen || key != "my-own-key-0123456789" {
+		t.Errorf("given key: %q %v %v", key, gen, err)
+	}
+	if _, _, err := localKey("0.0.0.0:80", "short"); err == nil || !strings.Contains(err.Error(), "--webhook-key") {
+		t.Errorf("short key: %v; want an error naming --webhook-key", err)
+	}
+}
+
+// The attack of issue 17: a forged ARM event with chosen claims, posted to
+// a `handler local` reachable from the network. With the key required it
+// is refused on both webhook paths, and so is the API; nothing reaches the
+// queue and ARM is not written.
+func TestLocalForgedEventWithoutKeyRefused(t *testing.T) {
+	gw := guidetest.New(t)
+	clock := jobs.NewFakeClock(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
+	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc, err := autopilot.New(autopilot.Config{Policy: gw.Policy, ARM: gw.ARM, Reconcile: store.Queue("reconcile"), Verify: store.Queue("verify"),
+		Sink: outcome.Discard{}, Dead: events.NewMemDeadStore(), Now: clock.Now, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := localKey("0.0.0.0:8080", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := localMux(svc, events.WebhookOptions{Key: key}, autopilot.APIOptions{Key: key}, zerolog.Nop())
+	ev, err := os.ReadFile("../testdata/events/endpoint-write.eventgrid.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.ReplaceAll(string(ev), "/rg-app/", "/rg-app-network/")
+	before := gw.Sandbox.Stats()
+	call := func(method, target, body string, hdr ...string) (int, string) {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		b, _ := io.ReadAll(rec.Body)
+		return rec.Code, string(b)
+	}
+	for _, tt := range []struct{ method, target, body string }{
+		{"POST", "/api/events", forged},
+		{"POST", "/runtime/webhooks/EventGrid?functionName=ResourceEvents", forged},
+		{"POST", "/api/events?code=guess", forged},
+		{"GET", "/api/status", ""},
+		{"POST", "/api/verify", `{"id":"/subscriptions/00000000-0000-0000-0000-0000000000bb/resourceGroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir"}`},
+		{"POST", "/api/evaluate", `{"connectionId":"x"}`},
+	} {
+		if code, body := call(tt.method, tt.target, tt.body, "aeg-event-type", "Notification"); code != http.StatusUnauthorized {
+			t.Errorf("%s %s without the key: %d %s; want 401", tt.method, tt.target, code, body)
+		}
+	}
+	for _, q := range []string{"reconcile", "verify"} {
+		if st, err := store.Stats(q); err != nil || st.Pending() != 0 {
+			t.Errorf("%s queue %+v, %v; want nothing queued", q, st, err)
+		}
+	}
+	if after := gw.Sandbox.Stats(); after.Total != before.Total {
+		t.Errorf("ARM calls %d->%d; want none", before.Total, after.Total)
+	}
+	if code, body := call("POST", "/api/events", forged, "aeg-event-type", "Notification", "x-functions-key", key); code != http.StatusOK {
+		t.Errorf("with the key: %d %s", code, body)
+	}
+	if code, _ := call("GET", "/healthz", ""); code != http.StatusOK {
+		t.Errorf("healthz: %d", code)
+	}
+}
