@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -106,5 +108,67 @@ func TestLocalForgedEventWithoutKeyRefused(t *testing.T) {
 	}
 	if code, _ := call("GET", "/healthz", ""); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
+	}
+}
+
+// A 900 KB batch of junk events in flight when the process is told to stop:
+// the delivery is counted and sampled in one write, and the shutdown
+// completes cleanly.
+func TestLocalShutdownCompletesDuringAJunkBatch(t *testing.T) {
+	gw := guidetest.New(t)
+	dir := t.TempDir()
+	store, err := embedded.Open(filepath.Join(dir, "q.db"), embedded.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	dead, err := events.NewFileDeadStore(filepath.Join(dir, "dead"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := autopilot.New(autopilot.Config{Policy: gw.Policy, ARM: gw.ARM, Reconcile: store.Queue("reconcile"), Verify: store.Queue("verify"),
+		Sink: outcome.Discard{}, Dead: dead, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		served <- serve(ctx, ln, localMux(svc, events.WebhookOptions{}, autopilot.APIOptions{}, zerolog.Nop()), localLimits, zerolog.Nop())
+	}()
+	junk := "[" + strings.TrimSuffix(strings.Repeat("{},", 300_000), ",") + "]"
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+ln.Addr().String()+"/api/events", "application/json", strings.NewReader(junk))
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	time.Sleep(50 * time.Millisecond) // let the delivery start
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("shutdown during a junk batch: %v", err)
+		}
+	case <-time.After(shutdownTimeout + 20*time.Second):
+		t.Fatal("shutdown did not complete")
+	}
+	if code := <-answered; code != 0 && code != http.StatusOK && code != http.StatusBadRequest {
+		t.Errorf("junk delivery answered %d", code)
+	}
+	if evs, err := dead.Tail(0); err != nil || len(evs) > events.MaxDeadSample+1 {
+		t.Errorf("dead store holds %d events (%v); want at most a sample and a summary", len(evs), err)
+	}
+	if st := svc.Status().Counters; st.Events != 0 && st.EventsMalformed != 300_000 {
+		t.Errorf("counters %+v; want the whole batch counted malformed", st)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
 // maxAPIBody caps an API request body.
@@ -130,7 +132,7 @@ func (s *Service) apiEvaluate(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNotFound):
 		writeErr(w, http.StatusNotFound, err.Error())
 	case err != nil:
-		s.log.Error().Err(err).Str("connectionId", req.ConnectionID).Msg("evaluate failed")
+		s.log.Error().Err(err).Str("connectionId", redact.String(req.ConnectionID, 300)).Msg("evaluate failed")
 		writeErr(w, http.StatusBadGateway, err.Error())
 	default:
 		writeJSON(w, http.StatusOK, res)
@@ -154,7 +156,7 @@ func (s *Service) apiVerify(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNotFound):
 		writeErr(w, http.StatusNotFound, `field "id": `+err.Error())
 	case err != nil:
-		s.log.Error().Err(err).Str("id", req.ID).Msg("request verification failed")
+		s.log.Error().Err(err).Str("id", redact.String(req.ID, 300)).Msg("request verification failed")
 		writeErr(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		writeJSON(w, http.StatusAccepted, VerifyAccepted{JobID: id, Subject: strings.TrimSpace(req.ID)})

@@ -268,6 +268,13 @@ func (s *Service) deadEvents() []DeadEvent {
 	switch d := s.cfg.Dead.(type) {
 	case *events.MemDeadStore:
 		evs = d.Events()
+	case interface { // a bounded read of the newest (FileDeadStore)
+		Tail(n int) ([]events.DeadEvent, error)
+	}:
+		var err error
+		if evs, err = d.Tail(statusLimit); err != nil {
+			return []DeadEvent{{Time: s.now(), Reason: "cannot read the dead event store: " + err.Error()}}
+		}
 	case interface {
 		Events() ([]events.DeadEvent, error)
 	}:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
+	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
 // Intake turns deliveries of events into reconcile jobs. It never calls
@@ -71,6 +73,10 @@ type Result struct {
 	Enqueued  int `json:"enqueued"`
 	Ignored   int `json:"ignored"`
 	Malformed int `json:"malformed"`
+	// OutcomesOmitted counts malformed events beyond the first
+	// MaxDeadSample of the delivery, which have no entry in Outcomes (they
+	// are counted in Malformed and summarised in one dead event).
+	OutcomesOmitted int `json:"outcomesOmitted,omitempty"`
 	// Ungoverned counts the ignored events whose resource lies outside the
 	// governed subscriptions (Intake.Subscriptions).
 	Ungoverned int       `json:"ungoverned,omitempty"`
@@ -148,16 +154,39 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		return Result{}, errors.New("event intake has no job queue")
 	}
 	now := in.now()
-	res = Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+len(bad))}
+	res = Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+min(len(bad), MaxDeadSample))}
 	var errs []error
 
+	// Malformed events are sampled: the first MaxDeadSample are kept one by
+	// one, the rest counted in one summary, and all are written at once (a
+	// batch of junk must not cost one synced write per event).
+	var dead []DeadEvent
+	var extra, extraBytes int
+	var extraReasons []string
 	for _, m := range bad {
 		res.Malformed++
-		res.Outcomes = append(res.Outcomes, Outcome{Index: m.Index, Status: OutcomeMalformed, Reason: m.Reason})
-		if err := in.keep(ctx, DeadEvent{Raw: m.Raw, Size: len(m.Raw), Reason: m.Reason, ReceivedAt: now, Index: m.Index}); err != nil {
-			errs = append(errs, err)
+		if len(dead) < MaxDeadSample {
+			res.Outcomes = append(res.Outcomes, Outcome{Index: m.Index, Status: OutcomeMalformed, Reason: m.Reason})
+			dead = append(dead, DeadEvent{Raw: m.Raw, Size: len(m.Raw), Reason: m.Reason, ReceivedAt: now, Index: m.Index})
+			continue
+		}
+		extra++
+		res.OutcomesOmitted++
+		extraBytes += len(m.Raw)
+		if len(extraReasons) < 3 && !slices.Contains(extraReasons, m.Reason) {
+			extraReasons = append(extraReasons, m.Reason)
 		}
 	}
+	if extra > 0 {
+		dead = append(dead, DeadEvent{Size: extraBytes, ReceivedAt: now, Index: -1, Reason: fmt.Sprintf(
+			"%d more malformed events in this delivery, counted but not kept one by one (first %d kept; reasons include: %s)",
+			extra, MaxDeadSample, strings.Join(extraReasons, "; "))})
+	}
+	defer func() {
+		if kerr := in.keepAll(ctx, dead); kerr != nil {
+			err = errors.Join(err, kerr)
+		}
+	}()
 
 	governed := in.governed()
 	for i, ev := range evs {
@@ -189,12 +218,10 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 			out.Status, out.Reason = OutcomeFailed, "enqueue failed: "+err.Error()
 			res.Outcomes = append(res.Outcomes, out)
 			errs = append(errs, fmt.Errorf("enqueue job for event %s (%s %s): %w", ev.ID, c.Subject, c.TargetID, err))
-			if kerr := in.keep(ctx, DeadEvent{
+			dead = append(dead, DeadEvent{
 				Raw: capRaw(ev.Raw), Size: len(ev.Raw), Reason: out.Reason + " (event grid redelivers the delivery)",
 				ReceivedAt: now, Index: out.Index, EventID: ev.ID,
-			}); kerr != nil {
-				errs = append(errs, kerr)
-			}
+			})
 			// The queue is failing: the delivery will be redelivered whole,
 			// so stop rather than spend Event Grid's 30 seconds on retries.
 			for j := i + 1; j < len(evs); j++ {
@@ -216,16 +243,23 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 	return res, errors.Join(errs...)
 }
 
-// keep stores a dead event, or logs it when there is no store.
-func (in *Intake) keep(ctx context.Context, d DeadEvent) error {
-	if in.Dead == nil {
-		in.Log.Error().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).
-			Bytes("raw", d.Raw).Msg("event not handled (no dead event store)")
+// keepAll stores a delivery's dead events in one write, or logs them when
+// there is no store (raw bytes redacted and capped).
+func (in *Intake) keepAll(ctx context.Context, dead []DeadEvent) error {
+	if len(dead) == 0 {
 		return nil
 	}
-	in.Log.Warn().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).Msg("event kept in dead event store")
-	if err := in.Dead.Keep(ctx, d); err != nil {
-		return fmt.Errorf("keep dead event %d: %w", d.Index, err)
+	if in.Dead == nil {
+		for _, d := range dead {
+			in.Log.Error().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).
+				Str("raw", redact.Bytes(d.Raw, redact.DefaultMax)).Msg("event not handled (no dead event store)")
+		}
+		return nil
+	}
+	in.Log.Warn().Int("events", len(dead)).Int("firstIndex", dead[0].Index).Str("firstReason", redact.String(dead[0].Reason, 300)).
+		Msg("events kept in the dead event store")
+	if err := KeepAll(ctx, in.Dead, dead); err != nil {
+		return fmt.Errorf("keep %d dead events: %w", len(dead), err)
 	}
 	return nil
 }

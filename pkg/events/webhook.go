@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+
+	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
 // DefaultMaxBytes is the default body size limit of the webhook (Event Grid
@@ -269,12 +271,6 @@ func topicAllowed(allowed []string, topic string) bool {
 	return false
 }
 
-// redactShort caps a value taken from a request before it is echoed or
-// logged.
-func redactShort(s string) string {
-	const max = 200
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
-}
+// redactShort redacts and caps a value taken from a request before it is
+// echoed or logged.
+func redactShort(s string) string { return redact.String(s, 200) }
