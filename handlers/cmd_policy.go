@@ -61,6 +61,9 @@ func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	printPolicy(stdout, p)
+	for _, w := range p.Warnings() {
+		fmt.Fprintf(stderr, "warning: %s: %s\n", p.Source(), w)
+	}
 	return 0
 }
 

@@ -176,3 +176,26 @@ func BenchmarkRefuseBombs(b *testing.B) {
 		})
 	}
 }
+
+func TestWarningsForRequesterAlone(t *testing.T) {
+	p := mustParse(t, boundsHeader+`connectionRules:
+  - name: alone
+    when: requester.known && requester.upn.endsWith("@contoso.example")
+    decision: approve
+    description: ok
+  - name: with-endpoint
+    when: requester.known && endpoint.subscriptionId == "x"
+    decision: approve
+    description: ok
+  - name: pending-alone
+    when: '!requester.known'
+    decision: pending
+`)
+	ws := p.Warnings()
+	if len(ws) != 1 || ws[0].Rule != "alone" || !strings.Contains(ws[0].Msg, "requester alone") {
+		t.Errorf("warnings %+v; want one for rule alone", ws)
+	}
+	if len(examplePolicy(t).Warnings()) != 0 {
+		t.Errorf("the example policy has warnings: %+v", examplePolicy(t).Warnings())
+	}
+}

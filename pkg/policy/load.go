@@ -85,6 +85,7 @@ type loader struct {
 	keys     map[string]*token.Token
 	rules    []ruleSpan
 	problems []Problem
+	vars     map[string][]string // variables read by the condition at a path
 }
 
 // ruleSpan locates a rule in the file, to name it in decode errors.
@@ -584,6 +585,7 @@ func (l *loader) connectionRules(s *spec, p *Policy) {
 			l.add(path+".allowUnreadableEndpoint", r.Name, "allowUnreadableEndpoint applies only to approve rules")
 		}
 		cr.prg = l.condition(e.conn, path, r.Name, r.When)
+		cr.vars = l.vars[path+".when"]
 		p.connRules = append(p.connRules, cr)
 	}
 }
@@ -634,6 +636,10 @@ func (l *loader) condition(env *cel.Env, path, rule, expr string) cel.Program {
 		l.addf(wpath, rule, "condition must be a bool, got %s", checked.OutputType())
 		return nil
 	}
+	if l.vars == nil {
+		l.vars = map[string][]string{}
+	}
+	l.vars[wpath] = referencedVars(checked)
 	est, err := env.EstimateCost(checked, sizeEstimator{})
 	if err != nil {
 		l.addf(wpath, rule, "CEL cost estimate: %v", err)

@@ -47,6 +47,8 @@ type connRule struct {
 	revoke          bool
 	line            int
 	prg             cel.Program
+	// vars are the variables the condition reads (endpoint, requester...).
+	vars []string
 }
 
 type linkRule struct {
