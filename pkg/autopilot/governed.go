@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
@@ -70,10 +71,15 @@ func (s *Service) checkGoverned(ctx context.Context, subject jobs.Subject, id st
 // eventSubscriptions is the intake's governed subscriptions: extra plus the
 // policy's; nil (no filter) when extra is empty.
 func eventSubscriptions(p *policy.Policy, extra []string) []string {
-	if len(extra) == 0 {
+	var subs []string
+	for _, s := range extra {
+		if s = strings.TrimSpace(s); s != "" {
+			subs = append(subs, s)
+		}
+	}
+	if len(subs) == 0 {
 		return nil
 	}
-	subs := append([]string{}, extra...)
 	subs = append(subs, p.Subscriptions()...)
 	for _, id := range p.TargetIDs() {
 		subs = append(subs, core.SubscriptionOf(id))

@@ -276,3 +276,12 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// An unset setting (AUTOPILOT_SUBSCRIPTIONS="" split into one blank entry)
+// filters nothing.
+func TestBlankEventSubscriptionsFilterNothing(t *testing.T) {
+	e := newEnvWith(t, "", func(c *autopilot.Config) { c.EventSubscriptions = []string{"", " "} })
+	if res := e.deliverAndDrain(t, endpointEvent(t)); res.Enqueued != 1 || res.Ungoverned != 0 {
+		t.Errorf("spoke event with a blank setting: %+v; want it enqueued", res)
+	}
+}

@@ -60,7 +60,7 @@ type Config struct {
 	// the intake acts on, besides the policy's own (Policy.Subscriptions and
 	// those of its listed targets); events about resources elsewhere are
 	// ignored and counted, at no ARM cost. Empty: events of any
-	// subscription are taken.
+	// subscription are taken (blank entries are ignored).
 	EventSubscriptions []string
 }
 
