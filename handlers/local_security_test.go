@@ -172,3 +172,54 @@ func TestLocalShutdownCompletesDuringAJunkBatch(t *testing.T) {
 		t.Errorf("counters %+v; want the whole batch counted malformed", st)
 	}
 }
+
+// On a non-loopback address `handler local` generates a key and prints it
+// once on stdout, never in the logs; on loopback a startup line says the
+// service is keyless.
+func TestLocalGeneratesAndPrintsTheKeyOnce(t *testing.T) {
+	for _, tt := range []struct {
+		listen  string
+		wantKey bool
+	}{{"0.0.0.0:0", true}, {"127.0.0.1:0", false}} {
+		t.Run(tt.listen, func(t *testing.T) {
+			out, logs := &syncBuffer{}, &syncBuffer{}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				done <- local(ctx, localOptions{scenario: "../testdata/scenarios/guide.yaml", policy: "../examples/policy.yaml",
+					listen: tt.listen, data: t.TempDir(), workers: 1, stdout: out}, zerolog.New(logs))
+			}()
+			deadline := time.Now().Add(60 * time.Second)
+			for !strings.Contains(logs.tail(1<<20), "handler local listening") {
+				select {
+				case err := <-done:
+					t.Fatalf("local stopped: %v\n%s", err, logs.tail(4000))
+				case <-time.After(20 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("never listening:\n%s", logs.tail(4000))
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("local: %v", err)
+			}
+			printed := out.tail(1 << 20)
+			if !tt.wantKey {
+				if printed != "" || !strings.Contains(logs.tail(1<<20), "no key: loopback only") {
+					t.Errorf("loopback: stdout %q; logs lack the keyless startup line", printed)
+				}
+				return
+			}
+			lines := strings.Split(strings.TrimSpace(printed), "\n")
+			key := lines[len(lines)-1]
+			if len(key) < 32 || strings.Count(printed, key) != 1 || !strings.Contains(printed, "Generated key") {
+				t.Fatalf("stdout %q; want the generated key printed once", printed)
+			}
+			if strings.Contains(logs.tail(1<<20), key) {
+				t.Error("the key appears in the logs")
+			}
+		})
+	}
+}
