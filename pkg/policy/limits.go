@@ -240,8 +240,7 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *cost.AstNode, a
 		return nil
 	}
 	n, m := e.sizeOf(args[0]), e.sizeOf(args[1])
-	c := cost.CostEstimate{Min: 1, Max: mulSat(n.Max, m.Max)}
-	return &cost.CallEstimate{CostEstimate: c, ResultSize: &cost.SizeEstimate{Min: 1, Max: 1}}
+	return cost.NewCallEstimate(cost.Estimate{Min: 1, Max: mulSat(n.Max, m.Max)}, &cost.SizeEstimate{Min: 1, Max: 1})
 }
 
 func (e sizeEstimator) sizeOf(n cost.AstNode) cost.SizeEstimate {
