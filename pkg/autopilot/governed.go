@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -47,10 +48,17 @@ func (s *Service) checkGoverned(ctx context.Context, subject jobs.Subject, id st
 		}
 		return fmt.Errorf("%w: private endpoint %s has no connection to a governed target", ErrNotGoverned, id)
 	case jobs.SubjectVNet:
-		if _, err := s.cfg.ARM.GetVNet(ctx, id); core.IsNotFound(err) {
+		vn, err := s.cfg.ARM.GetVNet(ctx, id)
+		if core.IsNotFound(err) {
 			return fmt.Errorf("%w: VNet %s does not exist (ARM answered %s)", ErrNotFound, id, briefARM(err))
 		} else if err != nil {
 			return fmt.Errorf("read VNet %s to check it is governed: %s", id, briefARM(err))
+		}
+		// The VNet, or a VNet it is peered with (a spoke of a linked hub,
+		// still waiting for its own link), is linked to a managed zone.
+		near := []string{id}
+		for _, p := range vn.Peerings {
+			near = append(near, p.RemoteVNetID)
 		}
 		for _, z := range pol.Zones() {
 			links, err := s.cfg.ARM.ListVNetLinks(ctx, z.ID)
@@ -58,12 +66,12 @@ func (s *Service) checkGoverned(ctx context.Context, subject jobs.Subject, id st
 				return fmt.Errorf("list the VNet links of %s to check %s is governed: %s", z.Name, id, briefARM(err))
 			}
 			for _, l := range links {
-				if core.SameID(l.VNetID, id) {
+				if slices.ContainsFunc(near, func(v string) bool { return core.SameID(l.VNetID, v) }) {
 					return nil
 				}
 			}
 		}
-		return fmt.Errorf("%w: VNet %s is linked to none of the managed private DNS zones", ErrNotGoverned, id)
+		return fmt.Errorf("%w: VNet %s, and every VNet it is peered with, is linked to none of the managed private DNS zones", ErrNotGoverned, id)
 	}
 	return fmt.Errorf("%w: subject %s of %s", ErrInvalid, subject, id)
 }

@@ -203,15 +203,10 @@ func TestAPIRefusesUngovernedSubjects(t *testing.T) {
 	if after := e.sb.Stats(); after.Total != before.Total {
 		t.Errorf("ARM calls %d->%d for ungoverned targets; want none", before.Total, after.Total)
 	}
-	// an endpoint whose only connection is to another target, a VNet linked
-	// to no managed zone
-	for _, id := range []string{
-		subC + "/resourceGroups/rg-other/providers/Microsoft.Network/virtualNetworks/other-vnet",
-	} {
-		rec := apiCall(api, "POST", "/api/verify", `{"id":"`+id+`"}`, "192.0.2.1:1000")
-		if rec.Code != http.StatusForbidden && rec.Code != http.StatusNotFound {
-			t.Errorf("verify %s: %d %s; want 403 or 404", id, rec.Code, rec.Body)
-		}
+	// a VNet neither linked to a managed zone nor peered with one that is
+	rec := apiCall(api, "POST", "/api/verify", `{"id":"`+subC+`/resourceGroups/rg-other/providers/Microsoft.Network/virtualNetworks/other-vnet"}`, "192.0.2.1:1000")
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "linked to none of the managed private DNS zones") {
+		t.Errorf("verify other-vnet: %d %s; want 403", rec.Code, rec.Body)
 	}
 	if vs, err := e.store.Stats("verify"); err != nil || vs.Pending() != 0 {
 		t.Errorf("verify queue %+v, %v; want no job", vs, err)
@@ -219,9 +214,12 @@ func TestAPIRefusesUngovernedSubjects(t *testing.T) {
 	if after := e.sb.Stats(); after.Writes != before.Writes {
 		t.Errorf("ARM writes %d->%d", before.Writes, after.Writes)
 	}
-	// governed subjects still work
-	if rec := apiCall(api, "POST", "/api/verify", `{"id":"`+appPE+`"}`, "192.0.2.1:1000"); rec.Code != http.StatusAccepted {
-		t.Errorf("verify governed endpoint: %d %s", rec.Code, rec.Body)
+	// governed subjects still work: an endpoint to a governed target, the
+	// linked hub VNet
+	for _, id := range []string{appPE, subA + "/resourceGroups/rg-hub-network/providers/Microsoft.Network/virtualNetworks/hub-vnet"} {
+		if rec := apiCall(api, "POST", "/api/verify", `{"id":"`+id+`"}`, "192.0.2.1:1000"); rec.Code != http.StatusAccepted {
+			t.Errorf("verify %s: %d %s", id, rec.Code, rec.Body)
+		}
 	}
 }
 
