@@ -255,7 +255,7 @@ func wireFromEnv(getenv func(string) string, log zerolog.Logger) (*wiring, error
 	svc, err := autopilot.New(autopilot.Config{
 		Policy: pol, ARM: arm, Reconcile: w.queues[jobs.KindReconcile].sender, Verify: w.queues[jobs.KindVerify].sender,
 		Sink: sink, Reports: reports, Log: log,
-		VerifierFor: verifierFor(arm, pol, reports, nil, log),
+		VerifierFor: verifierFor(arm, pol, reports, nil, log), EventSubscriptions: strings.Split(getenv(envSubscriptions), ","),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)

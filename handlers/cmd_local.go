@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,7 +43,12 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data", ".data", "folder for the queue, outcome events, dead events and reports")
 	sweepEvery := fs.Duration("sweep", 10*time.Minute, "sweep period (0: no sweeps)")
 	workers := fs.Int("workers", 4, "jobs of each queue run at once")
-	webhookKey := fs.String("webhook-key", "", "when set, the webhook requires it as ?code= or x-functions-key")
+	webhookKey := fs.String("webhook-key", "", "key the webhook and the API require, as ?code= or x-functions-key; generated when --listen is not a loopback address")
+	var topics, origins, subs listFlag
+	fs.Var(&topics, "validation-topic", "Event Grid topic whose SubscriptionValidation is answered (repeatable; /subscriptions/ID covers its system topics); default: the sandbox's subscriptions")
+	allowAnyValidation := fs.Bool("allow-any-validation", false, "answer every SubscriptionValidation, whatever its topic")
+	fs.Var(&origins, "allowed-origin", "WebHook-Request-Origin accepted besides eventgrid.azure.net (repeatable)")
+	fs.Var(&subs, "subscriptions", "subscriptions whose events are acted on, besides the policy's (comma-separated, repeatable); default: the sandbox's, else AUTOPILOT_SUBSCRIPTIONS")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), localUsage); fs.PrintDefaults() }
 	rest, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
@@ -72,7 +80,8 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := local(ctx, localOptions{out: stdout, scenario: *scenario, policy: *policyPath, listen: *listen, data: *dataDir,
-		sweep: *sweepEvery, workers: *workers, webhookKey: *webhookKey}, log); err != nil {
+		sweep: *sweepEvery, workers: *workers, webhookKey: *webhookKey, validationTopics: topics, allowAnyValidation: *allowAnyValidation,
+		allowedOrigins: origins, subscriptions: subs}, log); err != nil {
 		log.Error().Err(err).Msg("handler local stopped")
 		fmt.Fprintf(stderr, "handler local: %v\n", err)
 		return 1
@@ -85,6 +94,9 @@ type localOptions struct {
 	scenario, policy, listen, data, webhookKey string
 	sweep                                      time.Duration
 	workers                                    int
+	validationTopics, allowedOrigins           []string
+	subscriptions                              []string
+	allowAnyValidation                         bool
 }
 
 func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
@@ -97,27 +109,45 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	} else if pol, err = loadPolicyFromEnv(os.Getenv); err != nil {
 		return fmt.Errorf("%w (or pass --policy)", err)
 	}
+	key, generated, err := localKey(o.listen, o.webhookKey)
+	if err != nil {
+		return err
+	}
 	sa, err := buildStandalone(standaloneOptions{policy: pol, scenario: o.scenario, data: o.data,
-		scenarioLabel: "--sandbox", dataLabel: "--data", sweep: o.sweep}, log)
+		scenarioLabel: "--sandbox", dataLabel: "--data", sweep: o.sweep, subscriptions: o.subscriptions}, log)
 	if err != nil {
 		return err
 	}
 	defer sa.close()
-	svc, store := sa.svc, sa.store
+	svc, store, eventSubs := sa.svc, sa.store, sa.eventSubscriptions
+	topics := append([]string{}, o.validationTopics...)
+	if len(topics) == 0 {
+		for _, sub := range sa.sandboxSubscriptions {
+			topics = append(topics, "/subscriptions/"+sub)
+		}
+	}
 
-	mux := http.NewServeMux()
-	hook := events.NewWebhook(svc.Intake(), log, events.WebhookOptions{Key: o.webhookKey})
-	mux.Handle("/api/events", hook)
-	mux.Handle("/runtime/webhooks/EventGrid", hook)
-	mux.Handle("/api/", svc.API())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
+	mux := localMux(svc, events.WebhookOptions{Key: key, ValidationTopics: topics, AllowAnyValidation: o.allowAnyValidation,
+		AllowedOrigins: o.allowedOrigins}, autopilot.APIOptions{Key: key}, log)
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
+	switch {
+	case generated:
+		out := o.out
+		if out == nil {
+			out = os.Stdout
+		}
+		fmt.Fprintf(out, "handler local: %s is not a loopback address, so the webhook and the API require a key. Generated key (shown only now; send it as ?code= or x-functions-key, or pass your own with --webhook-key):\n%s\n", o.listen, key)
+		log.Warn().Str("listen", o.listen).Msg("key required on a non-loopback address: a generated key was printed to stdout")
+	case key == "":
+		log.Warn().Str("listen", o.listen).Msg("no key: loopback only, as under func start; anyone on this machine can post events and call the API (set --webhook-key to require one)")
+	default:
+		log.Info().Msg("the webhook and the API require the key (--webhook-key)")
+	}
+	log.Info().Strs("eventSubscriptions", eventSubs).Strs("validationTopics", topics).Bool("allowAnyValidation", o.allowAnyValidation).
+		Msg("events of other subscriptions are ignored; SubscriptionValidation is answered only for these topics")
 	log.Info().Str("addr", "http://"+ln.Addr().String()).Str("data", o.data).Str("policy", pol.Source()).
 		Str("mode", string(pol.Mode())).Msg("handler local listening (webhook /api/events, API /api/status)")
 	if o.out != nil {
@@ -136,7 +166,7 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	sctx, cancelServe := context.WithCancel(ctx)
 	defer cancelServe()
 	serr := make(chan error, 1)
-	go func() { serr <- serve(sctx, ln, mux, log) }()
+	go func() { serr <- serve(sctx, ln, mux, localLimits, log) }()
 
 	var first error
 	select {
@@ -156,4 +186,53 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 		}
 	}
 	return first
+}
+
+// localMux routes the webhook (both paths), the API and /healthz; hook.Key
+// and api.Key guard the webhook and the whole API.
+func localMux(svc *autopilot.Service, hook events.WebhookOptions, api autopilot.APIOptions, log zerolog.Logger) *http.ServeMux {
+	mux := http.NewServeMux()
+	h := events.NewWebhook(svc.Intake(), log, hook)
+	mux.Handle("/api/events", h)
+	mux.Handle("/runtime/webhooks/EventGrid", h)
+	mux.Handle("/api/", svc.APIWith(api))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// localKey returns the key guarding `handler local`: the given one; none on
+// a loopback address (as func start); else a new random key, generated is
+// then true and the caller prints it once.
+func localKey(listen, given string) (key string, generated bool, err error) {
+	if given = strings.TrimSpace(given); given != "" {
+		if len(given) < 16 {
+			return "", false, fmt.Errorf("--webhook-key: %d characters; use at least 16", len(given))
+		}
+		return given, false, nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", false, fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	if isLoopback(host) {
+		return "", false, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, fmt.Errorf("generate a key: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), true, nil
+}
+
+// isLoopback reports whether a listen host only accepts local connections;
+// an empty host (all interfaces) does not.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

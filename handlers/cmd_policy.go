@@ -91,6 +91,9 @@ func runPolicyCheck(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "  - "+w)
 		}
 	}
+	for _, w := range p.Warnings() {
+		fmt.Fprintf(stderr, "warning: %s: %s\n", p.Source(), w)
+	}
 	return 0
 }
 

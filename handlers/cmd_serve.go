@@ -67,7 +67,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	a, stopWorkers := serveApp(ctx, os.Getenv, log)
-	err = serve(ctx, ln, newServer(functions(a), log), log)
+	err = serve(ctx, ln, newServer(functions(a), log), invocationLimits, log)
 	if werr := stopWorkers(); err == nil && werr != nil {
 		err = fmt.Errorf("workers: %w", werr)
 	}
@@ -153,11 +153,8 @@ func newLogger(w io.Writer, level string) (zerolog.Logger, error) {
 
 // serve serves h on ln until ctx ends, then lets in-flight invocations
 // finish (up to shutdownTimeout).
-func serve(ctx context.Context, ln net.Listener, h http.Handler, log zerolog.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+func serve(ctx context.Context, ln net.Listener, h http.Handler, lim serverLimits, log zerolog.Logger) error {
+	srv := newHTTPServer(h, lim)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info().Str("addr", ln.Addr().String()).Msg("custom handler listening")

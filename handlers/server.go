@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/plautopilot/autopilot/pkg/funchost"
+	"github.com/plautopilot/autopilot/pkg/redact"
 	"github.com/rs/zerolog"
 )
 
@@ -224,11 +225,9 @@ func writeError(w http.ResponseWriter, status int, msg string, logs []string) {
 	w.Write(out)
 }
 
-// logBody adds the raw body to a log event, capped at maxLoggedBody.
+// logBody adds the raw body to a log event, redacted (function keys,
+// tokens, SAS signatures, connection strings) and capped at maxLoggedBody.
 func logBody(ev *zerolog.Event, body []byte) *zerolog.Event {
-	logged := body
-	if len(logged) > maxLoggedBody {
-		logged = logged[:maxLoggedBody]
-	}
-	return ev.Bytes("body", logged).Int("bodyBytes", len(body)).Bool("bodyTruncated", len(logged) < len(body))
+	logged, cut := redact.Cap(body, maxLoggedBody)
+	return ev.Str("body", logged).Int("bodyBytes", len(body)).Bool("bodyTruncated", cut)
 }

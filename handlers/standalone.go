@@ -30,6 +30,9 @@ type standaloneOptions struct {
 	scenarioLabel  string // "--sandbox" or "AUTOPILOT_SANDBOX"
 	dataLabel      string // "--data" or "AUTOPILOT_DATA_DIR"
 	sweep          time.Duration
+	// subscriptions whose events intake accepts (default: the sandbox's,
+	// else AUTOPILOT_SUBSCRIPTIONS, else the policy's).
+	subscriptions []string
 }
 
 // standaloneApp is the Service over the embedded durable queue in data, on
@@ -42,6 +45,9 @@ type standaloneApp struct {
 	close func()
 	// sandboxLine says where the sandbox DNS and FHIR listen ("" on Azure).
 	sandboxLine string
+	// eventSubscriptions are the subscriptions whose events intake accepts;
+	// sandboxSubscriptions those of the scenario (nil on Azure).
+	eventSubscriptions, sandboxSubscriptions []string
 }
 
 // buildStandalone assembles what `handler local` and the Functions-mode
@@ -85,6 +91,8 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 	var arm core.ARM
 	var tune func(*verify.Verifier, *verify.JobRunner)
 	var sandboxLine string // where the sandbox network listens, printed at start
+	eventSubs := append([]string{}, o.subscriptions...)
+	var sandboxSubs []string
 	if o.scenario != "" {
 		sb, err := sandbox.Load(o.scenario)
 		if err != nil {
@@ -108,6 +116,10 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 			r.PublicURL = func(string) string { return fhir.PublicURL() + "/metadata" }
 		}
 		log.Info().Str("scenario", o.scenario).Strs("subscriptions", sb.SubscriptionIDs()).Msg("sandbox loaded")
+		sandboxSubs = sb.SubscriptionIDs()
+		if len(eventSubs) == 0 {
+			eventSubs = sandboxSubs
+		}
 		sandboxLine = fmt.Sprintf("sandbox network: DNS one loopback resolver per VNet (%s); FHIR private %s, public %s (CA: the sandbox's own)",
 			sandboxDNSAddrs(dns, arm, sb.SubscriptionIDs()), fhir.PrivateURL(), fhir.PublicURL())
 	} else {
@@ -119,16 +131,25 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 			return nil, err
 		}
 		log.Info().Strs("subscriptions", pol.Subscriptions()).Msg("real Azure backend (DefaultAzureCredential)")
+		if len(eventSubs) == 0 {
+			var env listFlag
+			_ = env.Set(os.Getenv(envSubscriptions))
+			eventSubs = env
+		}
+	}
+	if len(eventSubs) == 0 {
+		eventSubs = pol.Subscriptions() // the policy's own only
 	}
 	svc, err := autopilot.New(autopilot.Config{
 		Policy: pol, ARM: arm, Reconcile: store.Queue(autopilot.DefaultReconcileQueue), Verify: store.Queue(autopilot.DefaultVerifyQueue),
 		Sink: outcome.Multi{outcome.NewLogSink(log), files}, Dead: dead, Reports: reports, Log: log,
-		SweepInterval: o.sweep, VerifierFor: verifierFor(arm, pol, reports, tune, log),
+		SweepInterval: o.sweep, VerifierFor: verifierFor(arm, pol, reports, tune, log), EventSubscriptions: eventSubs,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &standaloneApp{svc: svc, store: store, close: closeAll, sandboxLine: sandboxLine}, nil
+	return &standaloneApp{svc: svc, store: store, close: closeAll, sandboxLine: sandboxLine,
+		eventSubscriptions: eventSubs, sandboxSubscriptions: sandboxSubs}, nil
 }
 
 // sandboxDNSAddrs starts the sandbox resolver of every VNet of the scenario

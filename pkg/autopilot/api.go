@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
 // maxAPIBody caps an API request body.
@@ -22,10 +24,16 @@ const maxAPIBody = 64 << 10
 //	GET  /api/status                            JSON, or HTML with Accept: text/html or ?format=html
 //	GET  /api/targets                           the estate: JSON, HTML (as status) or ?format=svg
 //
-// Errors are JSON {"error": "..."}: 400 naming the field for bad input, 404
-// for an unknown connection, verification subject or path, 405 for a wrong
-// method.
-func (s *Service) API() http.Handler {
+// Errors are JSON {"error": "..."}: 400 naming the field for bad input, 401
+// without the key (when one is set), 403 for a subject the policy does not
+// govern, 404 for an unknown connection, verification subject or path, 405
+// for a wrong method, 429 beyond a client's rate limit.
+//
+// API is APIWith the default options: no key, the default rate limit.
+func (s *Service) API() http.Handler { return s.APIWith(APIOptions{}) }
+
+// APIWith returns the HTTP API guarded by o (key, per-client rate limit).
+func (s *Service) APIWith(o APIOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/evaluate", s.apiEvaluate)
 	mux.HandleFunc("/api/verify", s.apiVerify)
@@ -34,7 +42,7 @@ func (s *Service) API() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, fmt.Sprintf("no such API path %s (paths: /api/evaluate, /api/verify, /api/status, /api/targets)", r.URL.Path))
 	})
-	return mux
+	return guardAPI(mux, o, s.now)
 }
 
 type apiError struct {
@@ -122,10 +130,12 @@ func (s *Service) apiEvaluate(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrInvalid):
 		writeErr(w, http.StatusBadRequest, `field "connectionId": `+err.Error())
+	case errors.Is(err, ErrNotGoverned):
+		writeErr(w, http.StatusForbidden, `field "connectionId": `+err.Error())
 	case errors.Is(err, ErrNotFound):
 		writeErr(w, http.StatusNotFound, err.Error())
 	case err != nil:
-		s.log.Error().Err(err).Str("connectionId", req.ConnectionID).Msg("evaluate failed")
+		s.log.Error().Err(err).Str("connectionId", redact.String(req.ConnectionID, 300)).Msg("evaluate failed")
 		writeErr(w, http.StatusBadGateway, err.Error())
 	default:
 		writeJSON(w, http.StatusOK, res)
@@ -144,10 +154,12 @@ func (s *Service) apiVerify(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrInvalid):
 		writeErr(w, http.StatusBadRequest, `field "id": `+err.Error())
+	case errors.Is(err, ErrNotGoverned):
+		writeErr(w, http.StatusForbidden, `field "id": `+err.Error())
 	case errors.Is(err, ErrNotFound):
 		writeErr(w, http.StatusNotFound, `field "id": `+err.Error())
 	case err != nil:
-		s.log.Error().Err(err).Str("id", req.ID).Msg("request verification failed")
+		s.log.Error().Err(err).Str("id", redact.String(req.ID, 300)).Msg("request verification failed")
 		writeErr(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		writeJSON(w, http.StatusAccepted, VerifyAccepted{JobID: id, Subject: strings.TrimSpace(req.ID)})

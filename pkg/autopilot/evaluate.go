@@ -51,8 +51,16 @@ type EvaluateResult struct {
 // Evaluate explains how the policy decides the connection and returns the
 // plan the reconciler would apply to its target. It writes nothing and
 // sends no job. Errors wrap ErrInvalid for an id that is not a connection
-// id and ErrNotFound when the target or connection does not exist.
+// id, ErrNotGoverned for a connection to a target the policy does not
+// govern, and ErrNotFound when the target or connection does not exist.
 func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateResult, error) {
+	if id := strings.TrimSpace(connectionID); strings.HasPrefix(id, "/subscriptions/") &&
+		strings.Contains(strings.ToLower(id), "/privateendpointconnections/") && core.ParentOf(id) != "" {
+		// judged from the id, before any ARM read
+		if err := s.checkGoverned(ctx, jobs.SubjectTarget, core.ParentOf(id)); err != nil {
+			return EvaluateResult{}, err
+		}
+	}
 	exp, err := Explain(ctx, s.cfg.ARM, s.cfg.Policy, connectionID)
 	ex := EvaluateResult{Explanation: exp}
 	if err != nil {

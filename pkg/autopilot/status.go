@@ -23,14 +23,18 @@ type counters struct {
 	reconcileRuns, reconcileDone, reconcileRetried, reconcileFailed      atomic.Int64
 	verifyRuns, verifyDone, verifyRetried, verifyFailed, verifyRequested atomic.Int64
 	sweeps, sweepErrors, evaluations, armReads, armWrites                atomic.Int64
+	eventsUngoverned                                                     atomic.Int64
 }
 
 // Counters are totals since the Service started.
 type Counters struct {
-	Events           int64 `json:"events"`
-	EventsEnqueued   int64 `json:"eventsEnqueued"`
-	EventsIgnored    int64 `json:"eventsIgnored"`
-	EventsMalformed  int64 `json:"eventsMalformed"`
+	Events          int64 `json:"events"`
+	EventsEnqueued  int64 `json:"eventsEnqueued"`
+	EventsIgnored   int64 `json:"eventsIgnored"`
+	EventsMalformed int64 `json:"eventsMalformed"`
+	// EventsUngoverned counts ignored events about resources outside the
+	// governed subscriptions (Config.EventSubscriptions).
+	EventsUngoverned int64 `json:"eventsUngoverned"`
 	EventErrors      int64 `json:"eventErrors"`
 	ReconcileRuns    int64 `json:"reconcileRuns"`
 	ReconcileDone    int64 `json:"reconcileDone"`
@@ -235,7 +239,7 @@ func (s *Service) counters() Counters {
 	c := &s.c
 	return Counters{
 		Events: c.events.Load(), EventsEnqueued: c.eventsEnqueued.Load(), EventsIgnored: c.eventsIgnored.Load(),
-		EventsMalformed: c.eventsMalformed.Load(), EventErrors: c.eventErrors.Load(),
+		EventsMalformed: c.eventsMalformed.Load(), EventErrors: c.eventErrors.Load(), EventsUngoverned: c.eventsUngoverned.Load(),
 		ReconcileRuns: c.reconcileRuns.Load(), ReconcileDone: c.reconcileDone.Load(), ReconcileRetried: c.reconcileRetried.Load(),
 		ReconcileFailed: c.reconcileFailed.Load(), VerifyRuns: c.verifyRuns.Load(), VerifyDone: c.verifyDone.Load(),
 		VerifyRetried: c.verifyRetried.Load(), VerifyFailed: c.verifyFailed.Load(), VerifyRequested: c.verifyRequested.Load(),
@@ -289,6 +293,13 @@ func (s *Service) deadEvents() []DeadEvent {
 	switch d := s.cfg.Dead.(type) {
 	case *events.MemDeadStore:
 		evs = d.Events()
+	case interface { // a bounded read of the newest (FileDeadStore)
+		Tail(n int) ([]events.DeadEvent, error)
+	}:
+		var err error
+		if evs, err = d.Tail(statusLimit); err != nil {
+			return []DeadEvent{{Time: s.now(), Reason: "cannot read the dead event store: " + err.Error()}}
+		}
 	case interface {
 		Events() ([]events.DeadEvent, error)
 	}:

@@ -1,5 +1,7 @@
 package core
 
+import "fmt"
+
 // ARM resource types the autopilot works with (as ARM spells them; compare
 // with strings.EqualFold).
 const (
@@ -211,4 +213,41 @@ type Principal struct {
 	AppID    string `json:"appId,omitempty"`
 	TenantID string `json:"tenantId,omitempty"`
 	UPN      string `json:"upn,omitempty"`
+	// Source is the event the principal was read from, when it is the
+	// requester of a private endpoint connection.
+	Source PrincipalSource `json:"source,omitzero"`
+}
+
+// PrincipalSource names the event a requester was read from. Only the
+// events that create or change a connection request supply a requester
+// (see RequesterFrom*); the reconciler hands it to the policy only for the
+// pending connection that event is about.
+type PrincipalSource struct {
+	// Kind is RequesterFromEndpointWrite or RequesterFromConnectionProxyWrite.
+	Kind string `json:"kind"`
+	// Operation is the event's data.operationName.
+	Operation string `json:"operation"`
+	// ResourceID is the event's resource: the private endpoint, or the
+	// target's private endpoint connection proxy.
+	ResourceID string `json:"resourceId"`
+	// EventID is the event's id.
+	EventID string `json:"eventId,omitempty"`
+}
+
+// Kinds of requester sources.
+const (
+	// RequesterFromEndpointWrite: the private endpoint's own write (its
+	// creation, or a write that re-submits its connection request).
+	RequesterFromEndpointWrite = "endpointWrite"
+	// RequesterFromConnectionProxyWrite: the network provider's write of a
+	// connection proxy on the target, made for the endpoint's creator.
+	RequesterFromConnectionProxyWrite = "connectionProxyWrite"
+)
+
+// String says where the principal came from, for logs and policy rules.
+func (s PrincipalSource) String() string {
+	if s.Kind == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s (%s on %s, event %s)", s.Kind, s.Operation, s.ResourceID, s.EventID)
 }

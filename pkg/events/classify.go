@@ -7,6 +7,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azsystemevents"
 
+	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
@@ -41,8 +42,13 @@ type Classified struct {
 	Subject  jobs.Subject `json:"subject,omitempty"`
 	TargetID string       `json:"targetId,omitempty"`
 	// Deleted is set when the subject itself was deleted.
-	Deleted bool  `json:"deleted,omitempty"`
-	Event   Event `json:"-"`
+	Deleted bool `json:"deleted,omitempty"`
+	// RequesterFrom is set (core.RequesterFrom*) when the event creates or
+	// changes a connection request, so that its caller is the requester:
+	// a private endpoint's write, a connection proxy's write on the target.
+	// Empty for every other event: their callers are not the requester.
+	RequesterFrom string `json:"requesterFrom,omitempty"`
+	Event         Event  `json:"-"`
 }
 
 func ignored(e Event, format string, args ...any) Classified {
@@ -103,12 +109,27 @@ func Classify(e Event) Classified {
 		}
 	}
 	return Classified{
-		Kind:     r.kind,
-		Subject:  r.subject,
-		TargetID: tgt.String(),
-		Deleted:  r.deleted,
-		Event:    e,
+		Kind:          r.kind,
+		Subject:       r.subject,
+		TargetID:      tgt.String(),
+		Deleted:       r.deleted,
+		RequesterFrom: requesterFrom(e.OperationName),
+		Event:         e,
 	}
+}
+
+// requesterFrom says whether an operation's caller is the requester of a
+// connection: the endpoint's write (creating it, or re-submitting its
+// request) or the network provider's connection proxy write on the target,
+// made on behalf of the endpoint's creator.
+func requesterFrom(op string) string {
+	switch key(op) {
+	case key(OpEndpointWrite):
+		return core.RequesterFromEndpointWrite
+	case key(OpWorkspaceProxyWrite), key(OpServiceProxyWrite):
+		return core.RequesterFromConnectionProxyWrite
+	}
+	return ""
 }
 
 // isDeploymentID reports whether id is a deployment-scoped id

@@ -2,9 +2,11 @@ package events
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,6 +81,30 @@ type DeadStore interface {
 	Keep(ctx context.Context, ev DeadEvent) error
 }
 
+// BatchDeadStore keeps several dead events at once (one write, one sync).
+type BatchDeadStore interface {
+	KeepAll(ctx context.Context, evs []DeadEvent) error
+}
+
+// MaxDeadSample is how many malformed events of one delivery are kept one
+// by one; the rest of the delivery's malformed events are counted in one
+// summary dead event. A batch of junk then costs one bounded write.
+const MaxDeadSample = 20
+
+// KeepAll keeps evs in s: in one call when s is a BatchDeadStore, else one
+// by one.
+func KeepAll(ctx context.Context, s DeadStore, evs []DeadEvent) error {
+	if b, ok := s.(BatchDeadStore); ok {
+		return b.KeepAll(ctx, evs)
+	}
+	for _, ev := range evs {
+		if err := s.Keep(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MemDeadStore is an in-memory DeadStore for tests and the demo.
 type MemDeadStore struct {
 	mu     sync.Mutex
@@ -106,9 +132,18 @@ func (s *MemDeadStore) Events() []DeadEvent {
 // DeadFileName is the file a FileDeadStore appends to.
 const DeadFileName = "dead-events.jsonl"
 
+// DefaultMaxDeadFileBytes bounds a FileDeadStore's file: beyond it the file
+// is moved to DeadFileName+".1" (replacing the older one) and a new one is
+// started, so at most twice this is kept on disk.
+const DefaultMaxDeadFileBytes = 64 << 20
+
 // FileDeadStore appends dead events as JSON lines to DeadFileName in a
-// directory; each Keep is synced to disk before it returns.
+// directory. Each Keep or KeepAll is one write and one sync, whatever the
+// number of events.
 type FileDeadStore struct {
+	// MaxBytes bounds the file (DefaultMaxDeadFileBytes when 0).
+	MaxBytes int64
+
 	mu   sync.Mutex
 	path string
 }
@@ -126,19 +161,39 @@ func NewFileDeadStore(dir string) (*FileDeadStore, error) {
 func (s *FileDeadStore) Path() string { return s.path }
 
 // Keep implements DeadStore.
-func (s *FileDeadStore) Keep(_ context.Context, ev DeadEvent) error {
-	line, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encode dead event: %w", err)
+func (s *FileDeadStore) Keep(ctx context.Context, ev DeadEvent) error {
+	return s.KeepAll(ctx, []DeadEvent{ev})
+}
+
+// KeepAll implements BatchDeadStore: one append and one sync.
+func (s *FileDeadStore) KeepAll(_ context.Context, evs []DeadEvent) error {
+	if len(evs) == 0 {
+		return nil
 	}
-	line = append(line, '\n')
+	var buf []byte
+	for _, ev := range evs {
+		line, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode dead event: %w", err)
+		}
+		buf = append(append(buf, line...), '\n')
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	max := s.MaxBytes
+	if max <= 0 {
+		max = DefaultMaxDeadFileBytes
+	}
+	if fi, err := os.Stat(s.path); err == nil && fi.Size()+int64(len(buf)) > max {
+		if err := os.Rename(s.path, s.path+".1"); err != nil {
+			return fmt.Errorf("dead event store %s: rotate: %w", s.path, err)
+		}
+	}
 	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("dead event store: %w", err)
 	}
-	if _, err := f.Write(line); err != nil {
+	if _, err := f.Write(buf); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("dead event store %s: %w", s.path, err)
 	}
@@ -150,6 +205,56 @@ func (s *FileDeadStore) Keep(_ context.Context, ev DeadEvent) error {
 		return fmt.Errorf("dead event store %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// deadTailBytes is how much of the end of the file Tail reads.
+const deadTailBytes = 1 << 20
+
+// Tail returns up to n of the most recent dead events, oldest first,
+// reading at most the last MiB of the file (status pages call it; it must
+// not read a large file whole).
+func (s *FileDeadStore) Tail(n int) ([]DeadEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := os.Open(s.path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read dead events: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read dead events: %w", err)
+	}
+	off := max(fi.Size()-deadTailBytes, 0)
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read dead events %s: %w", s.path, err)
+	}
+	if off > 0 { // drop the partial first line
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			buf = buf[i+1:]
+		} else {
+			buf = nil
+		}
+	}
+	var out []DeadEvent
+	for line := range bytes.SplitSeq(buf, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var ev DeadEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			continue // a torn line (crash mid-write) is skipped in a tail
+		}
+		out = append(out, ev)
+	}
+	if n > 0 && len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out, nil
 }
 
 // Events reads back every kept event, oldest first (none when the file does

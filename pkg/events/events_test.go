@@ -458,8 +458,10 @@ func TestIntakeEnqueuesJob(t *testing.T) {
 		Attempt:       1,
 		CorrelationID: "c1d2e3f4-0000-4000-8000-000000000001",
 		Reason:        OpEndpointWrite,
-		Actor:         &core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example"},
-		Created:       fixedNow,
+		Actor: &core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example",
+			Source: core.PrincipalSource{Kind: core.RequesterFromEndpointWrite, Operation: OpEndpointWrite,
+				ResourceID: "/subscriptions/00000000-0000-0000-0000-0000000000bb/resourcegroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir", EventID: evID}},
+		Created: fixedNow,
 	}
 	if diff := cmp.Diff(q.sent, []jobs.Job{want}); diff != "" {
 		t.Errorf("jobs (-got +want):\n%s", diff)

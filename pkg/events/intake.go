@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
+	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
 // Intake turns deliveries of events into reconcile jobs. It never calls
@@ -32,6 +35,12 @@ type Intake struct {
 	// Observe, when set, is told the result of every delivery processed
 	// (through Handle, HandleEvent or the webhook), for counters.
 	Observe func(Result, error)
+	// Subscriptions, when not empty, are the governed subscriptions (ids,
+	// any case): an event about a resource in any other subscription is
+	// ignored and counted in Result.Ungoverned, at no ARM cost. Event Grid
+	// only delivers events of subscriptions it was set up in; anything else
+	// is forged or misrouted.
+	Subscriptions []string
 }
 
 // OutcomeStatus says what happened to one event.
@@ -60,11 +69,18 @@ type Outcome struct {
 
 // Result counts what the intake did with a delivery.
 type Result struct {
-	Received  int       `json:"received"`
-	Enqueued  int       `json:"enqueued"`
-	Ignored   int       `json:"ignored"`
-	Malformed int       `json:"malformed"`
-	Outcomes  []Outcome `json:"outcomes"`
+	Received  int `json:"received"`
+	Enqueued  int `json:"enqueued"`
+	Ignored   int `json:"ignored"`
+	Malformed int `json:"malformed"`
+	// OutcomesOmitted counts malformed events beyond the first
+	// MaxDeadSample of the delivery, which have no entry in Outcomes (they
+	// are counted in Malformed and summarised in one dead event).
+	OutcomesOmitted int `json:"outcomesOmitted,omitempty"`
+	// Ungoverned counts the ignored events whose resource lies outside the
+	// governed subscriptions (Intake.Subscriptions).
+	Ungoverned int       `json:"ungoverned,omitempty"`
+	Outcomes   []Outcome `json:"outcomes"`
 }
 
 // Handle processes a delivery (a JSON array of events or one event, either
@@ -112,8 +128,12 @@ func Job(c Classified, now time.Time) jobs.Job {
 		Deleted:       c.Deleted,
 		Created:       now.UTC(),
 	}
-	if e.Principal != (core.Principal{}) {
+	if kind := c.RequesterFrom; kind != "" && e.Principal != (core.Principal{}) {
+		// Only the events that create or change a connection request say
+		// who requested it; any other writer (a zone group, the approver)
+		// is not the requester.
 		p := e.Principal
+		p.Source = core.PrincipalSource{Kind: kind, Operation: e.OperationName, ResourceID: e.ResourceID(), EventID: e.ID}
 		j.Actor = &p
 	}
 	return j
@@ -134,19 +154,49 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		return Result{}, errors.New("event intake has no job queue")
 	}
 	now := in.now()
-	res = Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+len(bad))}
+	res = Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+min(len(bad), MaxDeadSample))}
 	var errs []error
 
+	// Malformed events are sampled: the first MaxDeadSample are kept one by
+	// one, the rest counted in one summary, and all are written at once (a
+	// batch of junk must not cost one synced write per event).
+	var dead []DeadEvent
+	var extra, extraBytes int
+	var extraReasons []string
 	for _, m := range bad {
 		res.Malformed++
-		res.Outcomes = append(res.Outcomes, Outcome{Index: m.Index, Status: OutcomeMalformed, Reason: m.Reason})
-		if err := in.keep(ctx, DeadEvent{Raw: m.Raw, Size: len(m.Raw), Reason: m.Reason, ReceivedAt: now, Index: m.Index}); err != nil {
-			errs = append(errs, err)
+		if len(dead) < MaxDeadSample {
+			res.Outcomes = append(res.Outcomes, Outcome{Index: m.Index, Status: OutcomeMalformed, Reason: m.Reason})
+			dead = append(dead, DeadEvent{Raw: m.Raw, Size: len(m.Raw), Reason: m.Reason, ReceivedAt: now, Index: m.Index})
+			continue
+		}
+		extra++
+		res.OutcomesOmitted++
+		extraBytes += len(m.Raw)
+		if len(extraReasons) < 3 && !slices.Contains(extraReasons, m.Reason) {
+			extraReasons = append(extraReasons, m.Reason)
 		}
 	}
+	if extra > 0 {
+		dead = append(dead, DeadEvent{Size: extraBytes, ReceivedAt: now, Index: -1, Reason: fmt.Sprintf(
+			"%d more malformed events in this delivery, counted but not kept one by one (first %d kept; reasons include: %s)",
+			extra, MaxDeadSample, strings.Join(extraReasons, "; "))})
+	}
+	defer func() {
+		if kerr := in.keepAll(ctx, dead); kerr != nil {
+			err = errors.Join(err, kerr)
+		}
+	}()
 
+	governed := in.governed()
 	for i, ev := range evs {
 		c := Classify(ev)
+		if !c.Ignored && governed != nil {
+			if sub := strings.ToLower(core.SubscriptionOf(c.TargetID)); !governed[sub] {
+				res.Ungoverned++
+				c = ignored(ev, "subscription %q is not governed (not one of the %d configured): event ignored, nothing read", sub, len(governed))
+			}
+		}
 		out := Outcome{
 			Index:         indexOf(i, bad),
 			EventID:       ev.ID,
@@ -168,12 +218,10 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 			out.Status, out.Reason = OutcomeFailed, "enqueue failed: "+err.Error()
 			res.Outcomes = append(res.Outcomes, out)
 			errs = append(errs, fmt.Errorf("enqueue job for event %s (%s %s): %w", ev.ID, c.Subject, c.TargetID, err))
-			if kerr := in.keep(ctx, DeadEvent{
+			dead = append(dead, DeadEvent{
 				Raw: capRaw(ev.Raw), Size: len(ev.Raw), Reason: out.Reason + " (event grid redelivers the delivery)",
 				ReceivedAt: now, Index: out.Index, EventID: ev.ID,
-			}); kerr != nil {
-				errs = append(errs, kerr)
-			}
+			})
 			// The queue is failing: the delivery will be redelivered whole,
 			// so stop rather than spend Event Grid's 30 seconds on retries.
 			for j := i + 1; j < len(evs); j++ {
@@ -195,16 +243,23 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 	return res, errors.Join(errs...)
 }
 
-// keep stores a dead event, or logs it when there is no store.
-func (in *Intake) keep(ctx context.Context, d DeadEvent) error {
-	if in.Dead == nil {
-		in.Log.Error().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).
-			Bytes("raw", d.Raw).Msg("event not handled (no dead event store)")
+// keepAll stores a delivery's dead events in one write, or logs them when
+// there is no store (raw bytes redacted and capped).
+func (in *Intake) keepAll(ctx context.Context, dead []DeadEvent) error {
+	if len(dead) == 0 {
 		return nil
 	}
-	in.Log.Warn().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).Msg("event kept in dead event store")
-	if err := in.Dead.Keep(ctx, d); err != nil {
-		return fmt.Errorf("keep dead event %d: %w", d.Index, err)
+	if in.Dead == nil {
+		for _, d := range dead {
+			in.Log.Error().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).
+				Str("raw", redact.Bytes(d.Raw, redact.DefaultMax)).Msg("event not handled (no dead event store)")
+		}
+		return nil
+	}
+	in.Log.Warn().Int("events", len(dead)).Int("firstIndex", dead[0].Index).Str("firstReason", redact.String(dead[0].Reason, 300)).
+		Msg("events kept in the dead event store")
+	if err := KeepAll(ctx, in.Dead, dead); err != nil {
+		return fmt.Errorf("keep %d dead events: %w", len(dead), err)
 	}
 	return nil
 }
@@ -219,4 +274,19 @@ func indexOf(i int, bad []Malformed) int {
 		}
 	}
 	return idx
+}
+
+// governed returns the governed subscriptions as a lower-case set, nil when
+// every subscription is.
+func (in *Intake) governed() map[string]bool {
+	if len(in.Subscriptions) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(in.Subscriptions))
+	for _, s := range in.Subscriptions {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			m[s] = true
+		}
+	}
+	return m
 }

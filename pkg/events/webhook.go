@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+
+	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
 // DefaultMaxBytes is the default body size limit of the webhook (Event Grid
@@ -20,14 +22,17 @@ const DefaultMaxBytes = 1 << 20
 
 // Event Grid and CloudEvents webhook header names.
 const (
-	HeaderEventType      = "aeg-event-type"
-	HeaderDeliveryCount  = "aeg-delivery-count"
-	HeaderSubscription   = "aeg-subscription-name"
-	HeaderRequestOrigin  = "WebHook-Request-Origin"
-	HeaderRequestRate    = "WebHook-Request-Rate"
-	HeaderAllowedOrigin  = "WebHook-Allowed-Origin"
-	HeaderAllowedRate    = "WebHook-Allowed-Rate"
-	HeaderFunctionsKey   = "x-functions-key"
+	HeaderEventType     = "aeg-event-type"
+	HeaderDeliveryCount = "aeg-delivery-count"
+	HeaderSubscription  = "aeg-subscription-name"
+	HeaderRequestOrigin = "WebHook-Request-Origin"
+	HeaderRequestRate   = "WebHook-Request-Rate"
+	HeaderAllowedOrigin = "WebHook-Allowed-Origin"
+	HeaderAllowedRate   = "WebHook-Allowed-Rate"
+	HeaderFunctionsKey  = "x-functions-key"
+	// EventGridOrigin is the WebHook-Request-Origin Event Grid sends in the
+	// CloudEvents abuse-protection handshake.
+	EventGridOrigin      = "eventgrid.azure.net"
 	eventTypeValidation  = "SubscriptionValidation"
 	eventTypeNotify      = "Notification"
 	eventTypeSubDeletion = "SubscriptionDeletion"
@@ -39,9 +44,19 @@ type WebhookOptions struct {
 	// get 413 (Event Grid does not retry it).
 	MaxBytes int64
 	// AllowedOrigins are the WebHook-Request-Origin values the CloudEvents
-	// abuse-protection handshake accepts (case-insensitive); empty accepts
-	// any origin and echoes it.
+	// abuse-protection handshake accepts (case-insensitive) besides Event
+	// Grid's own, EventGridOrigin, which is always accepted. Any other origin
+	// gets 403 and no WebHook-Allowed-Origin.
 	AllowedOrigins []string
+	// ValidationTopics are the topics whose SubscriptionValidation handshake
+	// is answered (case-insensitive; a topic also covers the topics below it,
+	// so "/subscriptions/ID" covers that subscription's system topics). A
+	// validation for any other topic gets 403: answering it would let anyone
+	// subscribe this endpoint to events of their choosing.
+	ValidationTopics []string
+	// AllowAnyValidation answers every SubscriptionValidation (explicit
+	// opt-in, for a first setup whose topic is not known yet).
+	AllowAnyValidation bool
 	// AllowedRate, when set, is answered as WebHook-Allowed-Rate ("*" or
 	// requests per minute).
 	AllowedRate string
@@ -114,9 +129,9 @@ func (h *webhook) handshake(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if len(h.opts.AllowedOrigins) > 0 && !slices.ContainsFunc(h.opts.AllowedOrigins, func(o string) bool { return strings.EqualFold(o, origin) }) {
-		h.log.Warn().Str("origin", origin).Msg("webhook handshake refused: origin not allowed")
-		writeError(w, http.StatusForbidden, fmt.Sprintf("origin %q is not allowed to deliver events here", origin))
+	if !strings.EqualFold(origin, EventGridOrigin) && !slices.ContainsFunc(h.opts.AllowedOrigins, func(o string) bool { return strings.EqualFold(o, origin) }) {
+		h.log.Warn().Str("origin", redactShort(origin)).Msg("webhook handshake refused: origin not allowed")
+		writeError(w, http.StatusForbidden, fmt.Sprintf("origin %q is not allowed to deliver events here (allowed: %s and configured origins)", redactShort(origin), EventGridOrigin))
 		return
 	}
 	w.Header().Set(HeaderAllowedOrigin, origin)
@@ -200,6 +215,11 @@ func (h *webhook) validate(w http.ResponseWriter, body []byte) {
 	evs, _ := ParseBatch(body)
 	for _, ev := range evs {
 		if ev.IsValidation() && ev.ValidationCode != "" {
+			if !h.opts.AllowAnyValidation && !topicAllowed(h.opts.ValidationTopics, ev.Topic) {
+				h.log.Warn().Str("topic", redactShort(ev.Topic)).Str("eventId", redactShort(ev.ID)).Msg("event grid subscription validation refused: topic not configured")
+				writeError(w, http.StatusForbidden, fmt.Sprintf("subscription validation for topic %q refused: it is not a configured validation topic", redactShort(ev.Topic)))
+				return
+			}
 			h.log.Info().Str("topic", ev.Topic).Str("eventId", ev.ID).Msg("event grid subscription validated")
 			writeJSON(w, http.StatusOK, ValidationResponse{ValidationResponse: ev.ValidationCode})
 			return
@@ -234,3 +254,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
+
+// topicAllowed reports whether topic is one of allowed or lies below one
+// (at a "/" boundary), case-insensitively.
+func topicAllowed(allowed []string, topic string) bool {
+	t := strings.ToLower(strings.TrimRight(strings.TrimSpace(topic), "/"))
+	if t == "" {
+		return false
+	}
+	for _, a := range allowed {
+		a = strings.ToLower(strings.TrimRight(strings.TrimSpace(a), "/"))
+		if a != "" && (t == a || strings.HasPrefix(t, a+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactShort redacts and caps a value taken from a request before it is
+// echoed or logged.
+func redactShort(s string) string { return redact.String(s, 200) }

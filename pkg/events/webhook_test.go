@@ -68,7 +68,7 @@ func TestWebhookSubscriptionValidation(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &recordingSender{}
-			h := NewWebhook(newIntake(q, NewMemDeadStore()), zerolog.Nop(), WebhookOptions{})
+			h := NewWebhook(newIntake(q, NewMemDeadStore()), zerolog.Nop(), WebhookOptions{ValidationTopics: []string{"/subscriptions/XXXXXXXX-xxxx-xxxx-xxxx-xxxxxxxxxxxx"}})
 			resp, body := doCall(t, h, webhookCall{method: http.MethodPost, headers: tt.headers, body: string(readFile(t, reqFile))})
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
@@ -104,7 +104,9 @@ func TestWebhookCloudEventsHandshake(t *testing.T) {
 		wantAllowed string
 		wantRate    string
 	}{
-		{name: "any origin is echoed", origin: "eventgrid.azure.net", status: 200, wantAllowed: "eventgrid.azure.net"},
+		{name: "event grid's origin is answered", origin: "eventgrid.azure.net", status: 200, wantAllowed: "eventgrid.azure.net"},
+		{name: "any other origin refused by default", origin: "evil.example.com", status: 403},
+		{name: "configured origin answered", opts: WebhookOptions{AllowedOrigins: []string{"relay.example.com"}}, origin: "relay.example.com", status: 200, wantAllowed: "relay.example.com"},
 		{name: "listed origin with rate", opts: WebhookOptions{AllowedOrigins: []string{"EventGrid.Azure.Net"}, AllowedRate: "120"},
 			origin: "eventgrid.azure.net", status: 200, wantAllowed: "eventgrid.azure.net", wantRate: "120"},
 		{name: "unlisted origin refused", opts: WebhookOptions{AllowedOrigins: []string{"eventgrid.azure.net"}},
@@ -279,5 +281,42 @@ func TestWebhookLimitsChunkedBody(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "limit of 100 bytes") {
 		t.Errorf("got %d %s, want 413", resp.StatusCode, b)
+	}
+}
+
+// An attacker who learns the webhook's address tries to subscribe it to a
+// topic of their own: the validation code is not echoed, nothing is enqueued.
+func TestWebhookValidationOnlyForConfiguredTopics(t *testing.T) {
+	forged := `[{"id":"v1","topic":"/subscriptions/66666666-6666-6666-6666-666666666666/resourceGroups/evil/providers/Microsoft.EventGrid/topics/mine","subject":"","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","eventTime":"2026-11-04T09:00:00Z","data":{"validationCode":"attacker-code-123"},"dataVersion":"1"}]`
+	ours := strings.Replace(forged, "/subscriptions/66666666-6666-6666-6666-666666666666/resourceGroups/evil/providers/Microsoft.EventGrid/topics/mine", "/subscriptions/00000000-0000-0000-0000-0000000000BB/resourceGroups/rg/providers/Microsoft.EventGrid/systemTopics/arm", 1)
+	for _, tt := range []struct {
+		name   string
+		opts   WebhookOptions
+		body   string
+		status int
+	}{
+		{"no topic configured", WebhookOptions{}, forged, 403},
+		{"other topic configured", WebhookOptions{ValidationTopics: []string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}}, forged, 403},
+		{"a prefix that is not a path boundary", WebhookOptions{ValidationTopics: []string{"/subscriptions/66666666-6666-6666-6666-66666666"}}, forged, 403},
+		{"topic below a configured subscription", WebhookOptions{ValidationTopics: []string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}}, ours, 200},
+		{"explicitly allowed", WebhookOptions{AllowAnyValidation: true}, forged, 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := &recordingSender{}
+			h := NewWebhook(newIntake(q, NewMemDeadStore()), zerolog.Nop(), tt.opts)
+			resp, body := doCall(t, h, webhookCall{method: http.MethodPost, headers: map[string]string{HeaderEventType: "SubscriptionValidation"}, body: tt.body})
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, tt.status)
+			}
+			if echoed := strings.Contains(body, "attacker-code-123"); echoed != (tt.status == 200) {
+				t.Errorf("validation code echoed: %v, want %v (%s)", echoed, tt.status == 200, body)
+			}
+			if tt.status == 403 && !strings.Contains(body, "not a configured validation topic") {
+				t.Errorf("refusal %q does not say why", body)
+			}
+			if q.calls != 0 {
+				t.Errorf("validation enqueued %d jobs", q.calls)
+			}
+		})
 	}
 }

@@ -49,8 +49,9 @@ type Job struct {
 	// Reason is a short human note of why the job exists
 	// ("Microsoft.Network/privateEndpoints/write", "sweep").
 	Reason string `json:"reason,omitempty"`
-	// Actor is who made the ARM call that raised the triggering event, when
-	// known (the requester of a private endpoint, for instance).
+	// Actor is who made the ARM call that raised the triggering event, set
+	// only when that event creates or changes a connection request (its
+	// Source says which): the requester the policy sees.
 	Actor *core.Principal `json:"actor,omitempty"`
 	// Deleted is set when the triggering event said the subject was deleted.
 	Deleted bool `json:"deleted,omitempty"`

@@ -55,8 +55,9 @@ type ConnectionInput struct {
 	EndpointReadable bool
 	// EndpointVNet is the endpoint's VNet, nil when unknown.
 	EndpointVNet *core.VNet
-	// Requester is who created the endpoint, from the event's claims; nil
-	// when the job did not come from an event carrying claims.
+	// Requester is who asked for the connection, from the claims of the
+	// event that created or changed the request (Requester.Source says
+	// which); nil otherwise: a sweep, a follow-up, any other write.
 	Requester *core.Principal
 }
 

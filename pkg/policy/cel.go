@@ -60,6 +60,8 @@ type requesterVars struct {
 	TenantID string `cel:"tenantId"`
 	UPN      string `cel:"upn"`
 	Known    bool   `cel:"known"`
+	// Source is core.PrincipalSource.Kind: which event named the requester.
+	Source string `cel:"source"`
 }
 
 type vnetVars struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -46,7 +47,14 @@ func celEnv() (*celEnvs, error) {
 
 // Load reads, validates and compiles the policy file at path.
 func Load(path string) (*Policy, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	defer f.Close()
+	// Read one byte past the limit: Parse then refuses the file by size
+	// without reading a huge one whole.
+	data, err := io.ReadAll(io.LimitReader(f, MaxPolicyBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}
@@ -56,6 +64,9 @@ func Load(path string) (*Policy, error) {
 // Parse validates and compiles a policy; name is used in error messages.
 // Any problem yields a *LoadError listing all problems found, and no Policy.
 func Parse(name string, data []byte) (*Policy, error) {
+	if err := checkBounds(name, data); err != nil {
+		return nil, err
+	}
 	l := &loader{name: name, src: data}
 	p := l.load()
 	if len(l.problems) > 0 {
@@ -74,6 +85,7 @@ type loader struct {
 	keys     map[string]*token.Token
 	rules    []ruleSpan
 	problems []Problem
+	vars     map[string][]string // variables read by the condition at a path
 }
 
 // ruleSpan locates a rule in the file, to name it in decode errors.
@@ -537,6 +549,10 @@ func (l *loader) connectionRules(s *spec, p *Policy) {
 		l.problems = append(l.problems, Problem{Msg: err.Error()})
 		return
 	}
+	if len(s.ConnectionRules) > MaxRules {
+		l.addf("$.connectionRules", "", "%d connection rules, more than the limit of %d", len(s.ConnectionRules), MaxRules)
+		return
+	}
 	names := map[string]string{}
 	for i, r := range s.ConnectionRules {
 		path := fmt.Sprintf("$.connectionRules[%d]", i)
@@ -569,6 +585,7 @@ func (l *loader) connectionRules(s *spec, p *Policy) {
 			l.add(path+".allowUnreadableEndpoint", r.Name, "allowUnreadableEndpoint applies only to approve rules")
 		}
 		cr.prg = l.condition(e.conn, path, r.Name, r.When)
+		cr.vars = l.vars[path+".when"]
 		p.connRules = append(p.connRules, cr)
 	}
 }
@@ -602,6 +619,10 @@ func (l *loader) condition(env *cel.Env, path, rule, expr string) cel.Program {
 		l.add(path, rule, "missing when: a CEL condition (write when: \"true\" to match everything)")
 		return nil
 	}
+	if len(expr) > MaxExpressionBytes {
+		l.addf(wpath, rule, "condition is %d bytes, more than the limit of %d", len(expr), MaxExpressionBytes)
+		return nil
+	}
 	checked, iss := env.Compile(expr)
 	if iss != nil && iss.Err() != nil {
 		for _, ce := range iss.Errors() {
@@ -615,7 +636,20 @@ func (l *loader) condition(env *cel.Env, path, rule, expr string) cel.Program {
 		l.addf(wpath, rule, "condition must be a bool, got %s", checked.OutputType())
 		return nil
 	}
-	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	if l.vars == nil {
+		l.vars = map[string][]string{}
+	}
+	l.vars[wpath] = referencedVars(checked)
+	est, err := env.EstimateCost(checked, sizeEstimator{})
+	if err != nil {
+		l.addf(wpath, rule, "CEL cost estimate: %v", err)
+		return nil
+	}
+	if est.Max > MaxRuleCost {
+		l.addf(wpath, rule, "condition is too costly: its estimated cost is up to %s, the limit is %d (nested comprehensions or repeated string operations over large values; simplify it)", costString(est.Max), MaxRuleCost)
+		return nil
+	}
+	prg, err := env.Program(checked, append(evalLimits(), cel.EvalOptions(cel.OptOptimize))...)
 	if err != nil {
 		l.addf(wpath, rule, "CEL program: %v", err)
 		return nil
@@ -684,6 +718,10 @@ func (l *loader) linkRules(s *spec, p *Policy) {
 	}
 	if len(s.LinkRules) > 0 && len(p.zones) == 0 && len(s.Zones) == 0 {
 		l.add("$.linkRules", "", "link rules need managed zones: list them under zones")
+	}
+	if len(s.LinkRules) > MaxRules {
+		l.addf("$.linkRules", "", "%d link rules, more than the limit of %d", len(s.LinkRules), MaxRules)
+		return
 	}
 	for i, r := range s.LinkRules {
 		path := fmt.Sprintf("$.linkRules[%d]", i)

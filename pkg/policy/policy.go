@@ -47,6 +47,8 @@ type connRule struct {
 	revoke          bool
 	line            int
 	prg             cel.Program
+	// vars are the variables the condition reads (endpoint, requester...).
+	vars []string
 }
 
 type linkRule struct {
@@ -331,7 +333,7 @@ func newConnActivation(in *ConnectionInput) *connActivation {
 		requester: &requesterVars{},
 	}
 	if r := in.Requester; r != nil {
-		*a.requester = requesterVars{ObjectID: r.ObjectID, AppID: r.AppID, TenantID: r.TenantID, UPN: r.UPN, Known: true}
+		*a.requester = requesterVars{ObjectID: r.ObjectID, AppID: r.AppID, TenantID: r.TenantID, UPN: r.UPN, Known: true, Source: r.Source.Kind}
 	}
 	ev := a.endpoint
 	if e := in.Endpoint; e != nil && in.EndpointReadable {

@@ -248,10 +248,7 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 					in.EndpointVNet = &v
 				}
 			}
-			if s.Job.Subject == jobs.SubjectEndpoint && core.SameID(s.Job.SubjectID, c.PrivateEndpointID) {
-				// the actor of an endpoint event is the endpoint's requester
-				in.Requester = s.Job.Actor
-			}
+			in.Requester = requesterOf(s.Job, t.ID, c)
 			conn := c
 			d, err := p.DecideConnection(in)
 			if err != nil {
@@ -284,6 +281,28 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 		}
 	}
 	return actions, approved, notes
+}
+
+// requesterOf returns the job's actor as the requester of connection c on
+// target targetID only when the job's event created or changed that very
+// request: the write of c's own endpoint (an endpoint job), or the write of
+// the target's connection proxy named like c (a target job); and only while
+// c is pending. A sweep, a follow-up or any other write (a zone group, the
+// approver's connection write) supplies no requester.
+func requesterOf(job JobInfo, targetID string, c core.Connection) *core.Principal {
+	a := job.Actor
+	if a == nil || c.Status != core.StatusPending {
+		return nil
+	}
+	switch src := a.Source; {
+	case src.Kind == core.RequesterFromEndpointWrite && job.Subject == jobs.SubjectEndpoint &&
+		core.SameID(job.SubjectID, c.PrivateEndpointID) && core.SameID(src.ResourceID, c.PrivateEndpointID):
+		return a
+	case src.Kind == core.RequesterFromConnectionProxyWrite && job.Subject == jobs.SubjectTarget &&
+		core.SameID(core.ParentOf(src.ResourceID), targetID) && strings.EqualFold(core.NameOf(src.ResourceID), c.Name):
+		return a
+	}
+	return nil
 }
 
 func appendApproved(list []approvedEndpoint, seen map[string]bool, endpointID, targetID string) []approvedEndpoint {

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPolicyCheckWarnsOnRequesterAlone(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "requester.yaml")
+	src := `apiVersion: autopilot.plautopilot.io/v1
+targets:
+  subscriptions: [00000000-0000-0000-0000-0000000000aa]
+  allOfType: [workspaces]
+connectionRules:
+  - name: pipeline-only
+    when: requester.known && requester.appId == "33333333-3333-3333-3333-333333333333"
+    decision: approve
+    description: pipeline
+  - name: pipeline-in-app-subscription
+    when: requester.appId == "33333333-3333-3333-3333-333333333333" && endpoint.subscriptionId == "00000000-0000-0000-0000-0000000000bb"
+    decision: approve
+    description: pipeline
+`
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"policy", "check", file}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	warn := stderr.String()
+	if !strings.Contains(warn, `warning: `+file+`: line 6: rule "pipeline-only": approves on requester alone`) {
+		t.Errorf("stderr %q lacks the warning for pipeline-only", warn)
+	}
+	if strings.Contains(warn, "pipeline-in-app-subscription") {
+		t.Errorf("warned about a rule that also checks the endpoint: %q", warn)
+	}
+}
