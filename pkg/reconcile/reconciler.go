@@ -53,10 +53,11 @@ type Config struct {
 // DefaultStaleAfter is Config.StaleAfter's default.
 const DefaultStaleAfter = 10 * time.Second
 
-// DefaultRetryBudget is Config.RetryBudget's default: half the one-minute
-// message lock of the job queue (Service Bus default, the embedded queue's
-// too), so a job that spent its budget waiting still settles under its lock.
-const DefaultRetryBudget = 30 * time.Second
+// DefaultRetryBudget is Config.RetryBudget's default. A job that has waited
+// a minute for ARM to recover gives its worker back and is rescheduled
+// (Backoff). It stays well inside the Functions timeout (5 min, host.json),
+// and the host renews the message lock while the job runs.
+const DefaultRetryBudget = time.Minute
 
 // Reconciler handles reconcile jobs.
 type Reconciler struct {

@@ -223,11 +223,18 @@ func (e *armError) response(req *http.Request) *http.Response {
 // an operation from (azcore internal/shared.HeaderFakePollerStatus).
 const fakePollerStatus = "Fake-Poller-Status"
 
-// accepted answers a write ARM took on as a long-running operation.
+// accepted answers a write ARM took on as a long-running operation: 200
+// for a PUT (the operation runs on, as the Azure-AsyncOperation header of a
+// real answer says; some APIs, such as FHIR connections, allow only 200
+// there), 202 Accepted otherwise.
 func accepted(req *http.Request) *http.Response {
 	h := http.Header{}
 	h.Set(fakePollerStatus, "InProgress")
-	return &http.Response{Status: "202 Accepted", StatusCode: http.StatusAccepted, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	status := http.StatusAccepted
+	if req.Method == http.MethodPut {
+		status = http.StatusOK
+	}
+	return &http.Response{Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), StatusCode: status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Body: io.NopCloser(bytes.NewReader(nil)), Request: req}
 }
 
