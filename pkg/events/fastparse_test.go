@@ -75,7 +75,9 @@ func TestFastPathGivesUpOnTheUnexpected(t *testing.T) {
 		"trailing garbage":         func(s string) string { return s + "x" },
 		"invalid number skipped":   func(s string) string { return strings.Replace(s, `"dataVersion": "2"`, `"dataVersion": 01`, 1) },
 		"control byte in a string": func(s string) string { return strings.Replace(s, `Dana Lopez`, "Dana\x01Lopez", 1) },
-		"not an ARM event":         func(s string) string { return strings.Replace(s, `Microsoft.Resources.ResourceWriteSuccess`, `Contoso.Other`, 1) },
+		"not an ARM event": func(s string) string {
+			return strings.Replace(s, `Microsoft.Resources.ResourceWriteSuccess`, `Contoso.Other`, 1)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			raw := mutate(base)
