@@ -18,11 +18,11 @@ import (
 )
 
 // FaultProfile is what ARM does on a bad day, as sandbox random faults for
-// a share rate of the calls. Reads: 429 (35% of the faults asking 2 s of
-// Retry-After, 5% asking 20 s: longer than azcore's 15 s cap, inside a
+// a share rate of the calls. Reads: 429 (37% of the faults asking 2 s of
+// Retry-After, 3% asking 20 s: longer than azcore's 15 s cap, inside a
 // job's budget), 500 and 503 (25% each) and slow calls past the client
 // timeout (10%, added by latencyTransport, see SlowShare). Writes (PUT):
-// 429 (25% at 2 s, 5% at 20 s), 500 and 503 (15% each), 409
+// 429 (27% at 2 s, 3% at 20 s), 500 and 503 (15% each), 409
 // AnotherOperationInProgress (20%), long-running operations that fail after
 // ARM accepted them (10%: half Conflict, half InternalServerError) and slow
 // calls (10%). Throttling and transient 5xx are the bulk of what ARM
@@ -30,12 +30,12 @@ import (
 // costlier tail.
 func FaultProfile(rate float64) []sandbox.RandomFault {
 	return []sandbox.RandomFault{
-		{Method: http.MethodGet, Status: 429, Rate: rate * 0.35, RetryAfter: sandbox.Duration(2 * time.Second)},
-		{Method: http.MethodGet, Status: 429, Rate: rate * 0.05, RetryAfter: sandbox.Duration(20 * time.Second)},
+		{Method: http.MethodGet, Status: 429, Rate: rate * 0.37, RetryAfter: sandbox.Duration(2 * time.Second)},
+		{Method: http.MethodGet, Status: 429, Rate: rate * 0.03, RetryAfter: sandbox.Duration(20 * time.Second)},
 		{Method: http.MethodGet, Status: 500, Rate: rate * 0.25},
 		{Method: http.MethodGet, Status: 503, Rate: rate * 0.25},
-		{Method: http.MethodPut, Status: 429, Rate: rate * 0.25, RetryAfter: sandbox.Duration(2 * time.Second)},
-		{Method: http.MethodPut, Status: 429, Rate: rate * 0.05, RetryAfter: sandbox.Duration(20 * time.Second)},
+		{Method: http.MethodPut, Status: 429, Rate: rate * 0.27, RetryAfter: sandbox.Duration(2 * time.Second)},
+		{Method: http.MethodPut, Status: 429, Rate: rate * 0.03, RetryAfter: sandbox.Duration(20 * time.Second)},
 		{Method: http.MethodPut, Status: 500, Rate: rate * 0.15},
 		{Method: http.MethodPut, Status: 503, Rate: rate * 0.15},
 		{Method: http.MethodPut, Status: 409, Code: "AnotherOperationInProgress", Rate: rate * 0.20},
