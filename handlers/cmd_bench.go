@@ -47,7 +47,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	dup := fs.Float64("duplicates", full.DuplicateRate, "share of events delivered twice")
 	drop := fs.Float64("drops", full.DropRate, "share of events lost (recovered by the sweep)")
 	workers := fs.Int("workers", 0, "reconcile workers (0: sized from ARM's write rate and the latency)")
-	faults := fs.Bool("faults", false, "fault run: 10% of calls 429/500/409, 2 workers killed mid-job, 10 duplicate deliveries")
+	faults := fs.Bool("faults", false, "fault run: --fault-rate of calls fail as ARM does (429 with Retry-After, 500/503, 409 busy, LROs failing after Accepted, calls past the client timeout), 2 workers killed mid-job, 10 duplicate deliveries")
+	faultRate := fs.Float64("fault-rate", 0.10, "share of ARM calls that fail in a fault run (0.10: a bad day; 0.01: a normal day)")
 	noCoalesce := fs.Bool("no-coalesce", false, "do not skip jobs covered by a later successful reconcile of the same subject")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), benchUsage); fs.PrintDefaults() }
@@ -69,8 +70,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o := loadtest.Options{Load: ld, Workers: *workers, NoCoalesce: *noCoalesce}
+	if *faultRate <= 0 || *faultRate >= 1 {
+		fmt.Fprintf(stderr, "handler bench: --fault-rate %g must be between 0 and 1 (a share of calls)\n", *faultRate)
+		return 2
+	}
 	if *faults {
-		o.FaultRate, o.KillWorkers, o.DuplicateDeliveries = 0.10, 2, 10
+		o.FaultRate, o.KillWorkers, o.DuplicateDeliveries = *faultRate, 2, 10
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

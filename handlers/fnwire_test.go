@@ -132,7 +132,10 @@ func TestReconcileFunctionApprovesInSandbox(t *testing.T) {
 
 func TestReconcileFunctionRetrySchedulesNextAttempt(t *testing.T) {
 	e := newFnEnv(t)
-	e.sb.AddFaultRule(sandbox.FaultRule{Method: "PUT", ID: "contoso-health", Status: 500, Code: "InternalServerError"})
+	// a throttle asking for longer than the job's retry budget: the adapter
+	// does not wait for it inside the job, the job is rescheduled (a
+	// persistent 500 would be retried inside the job for its whole budget)
+	e.sb.AddFaultRule(sandbox.FaultRule{Method: "PUT", ID: "contoso-health", Status: 429, Code: "TooManyRequests", RetryAfter: sandbox.Duration(5 * time.Minute)})
 	j := jobs.New(jobs.KindReconcile, jobs.SubjectEndpoint, guideAppPE, "fn-retry")
 	status, body := callFn(t, e.url, fnReconcile, serviceBusEnvelope(t, j))
 	if status != http.StatusOK || !strings.Contains(body, "retry after") {

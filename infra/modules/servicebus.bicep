@@ -19,7 +19,10 @@ resource ns 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
 var queueProperties = {
   requiresDuplicateDetection: true
   duplicateDetectionHistoryTimeWindow: 'PT10M' // redelivered events collapse
-  lockDuration: 'PT5M' // longer than a job's bounded ARM work
+  // The Functions host renews the lock while a job runs
+  // (maxAutoLockRenewalDuration in host.json), so the lock only bounds how
+  // long the job of a crashed worker waits to be delivered again.
+  lockDuration: 'PT1M'
   maxDeliveryCount: 10 // retries are new scheduled messages; this catches crashes
   deadLetteringOnMessageExpiration: true
   defaultMessageTimeToLive: 'P7D'

@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +24,9 @@ import (
 const (
 	DefaultLROWait      = 20 * time.Second
 	DefaultPollInterval = time.Second
-	DefaultFHIRDomain   = "azurehealthcareapis.com"
+	// DefaultTryTimeout bounds one HTTP try (DefaultClientOptions).
+	DefaultTryTimeout = 10 * time.Second
+	DefaultFHIRDomain = "azurehealthcareapis.com"
 	// DefaultZoneGroupName is the name given to zone groups the autopilot
 	// creates when the spec names none (the portal uses the same).
 	DefaultZoneGroupName = "default"
@@ -41,6 +44,17 @@ type Config struct {
 	FHIRDomain string
 	// Logger receives one structured line per write (nil: no logging).
 	Logger *zerolog.Logger
+	// Retry tunes the adapter's retries of transient failures (see
+	// RetryOptions; the zero value is the production setting).
+	Retry RetryOptions
+	// Sleep waits between retries (nil: a timer that ends with ctx). A
+	// simulation passes its clock's.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock retry budgets are measured on (nil: time.Now).
+	Now func() time.Time
+	// Rand returns a number in [0,1) for the back-off jitter (nil:
+	// math/rand/v2).
+	Rand func() float64
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +68,16 @@ func (c Config) withDefaults() Config {
 		c.FHIRDomain = DefaultFHIRDomain
 	}
 	c.FHIRDomain = strings.Trim(strings.ToLower(c.FHIRDomain), ".")
+	c.Retry = c.Retry.withDefaults()
+	if c.Sleep == nil {
+		c.Sleep = sleepCtx
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = defaultRand
+	}
 	return c
 }
 
@@ -90,13 +114,24 @@ func New(cred azcore.TokenCredential, opts *arm.ClientOptions, cfg Config) (*Cli
 	if cfg.Logger != nil {
 		log = cfg.Logger.With().Str("component", "azure").Logger()
 	}
-	return &Client{cred: cred, opts: opts, cfg: cfg, log: log, subs: map[string]*factories{}}, nil
+	c := &Client{cfg: cfg, log: log, cred: cred, subs: map[string]*factories{}}
+	// the adapter's retry runs first, outside azcore's retry policy and any
+	// caller policies, so its budget covers everything below it
+	o := *opts
+	o.PerCallPolicies = append([]policy.Policy{retryPolicy{c: c}}, opts.PerCallPolicies...)
+	c.opts = &o
+	return c, nil
 }
 
 // DefaultClientOptions are the ARM client options production uses: a few
 // quick retries for 408/429/5xx, and a retry-delay cap well below one job's
-// budget so that a 429 asking for a long pause comes back as a retryable
-// *core.Error with RetryAfter instead of blocking the invocation.
+// budget so that a 429 asking for a long pause goes to the adapter's own
+// retry (RetryOptions), which waits for it only when it fits in the job's
+// budget and otherwise returns a retryable *core.Error with RetryAfter
+// instead of blocking the invocation. One try is given 10 s: ARM answers a
+// read or the first response of a write in well under a second, and a try
+// that hangs longer is better sent again than waited for (every write of the
+// adapter can be sent twice).
 func DefaultClientOptions() *arm.ClientOptions {
 	return &arm.ClientOptions{
 		ClientOptions: policy.ClientOptions{
@@ -104,7 +139,7 @@ func DefaultClientOptions() *arm.ClientOptions {
 				MaxRetries:    3,
 				RetryDelay:    time.Second,
 				MaxRetryDelay: 15 * time.Second,
-				TryTimeout:    30 * time.Second,
+				TryTimeout:    DefaultTryTimeout,
 			},
 			Telemetry: policy.TelemetryOptions{ApplicationID: "privatelink-autopilot"},
 		},

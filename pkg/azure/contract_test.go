@@ -32,6 +32,14 @@ const (
 
 func newContract(t *testing.T, opts ...sandbox.Option) (*sandbox.Sandbox, *Client) {
 	t.Helper()
+	sb, c, _ := newContractClock(t, opts...)
+	return sb, c
+}
+
+// newContractClock is newContract with the adapter's retries sleeping on a
+// fake clock (no wall time), which it returns.
+func newContractClock(t *testing.T, opts ...sandbox.Option) (*sandbox.Sandbox, *Client, *fakeTime) {
+	t.Helper()
 	sb, err := sandbox.Load("testdata/contract.json", opts...)
 	if err != nil {
 		t.Fatalf("load sandbox: %v", err)
@@ -39,11 +47,12 @@ func newContract(t *testing.T, opts ...sandbox.Option) (*sandbox.Sandbox, *Clien
 	o := DefaultClientOptions() // production retry policy, sandbox wire
 	o.Transport = sb.Transport()
 	o.Retry.RetryDelay = time.Millisecond
-	c, err := New(sb.Credential(), o, Config{LROWait: 5 * time.Second, PollInterval: time.Millisecond})
+	ft := newFakeTime()
+	c, err := New(sb.Credential(), o, Config{LROWait: 5 * time.Second, PollInterval: time.Millisecond, Sleep: ft.Sleep, Now: ft.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sb, c
+	return sb, c, ft
 }
 
 // connectionOf finds the target's connection from an endpoint.

@@ -9,7 +9,11 @@
 // guards every SDK pointer while doing so; nothing above it sees an SDK type.
 // ARM failures are classified once (classify) into *core.Error values that
 // tell callers whether to retry (and after how long), give up, or treat the
-// resource as gone. Every write is idempotent: it reads first and sends
+// resource as gone. Transient failures are first retried inside the call
+// (retry.go, RetryOptions): after the server's Retry-After or a jittered
+// back-off, while the wait fits in the caller's budget
+// (core.WithRetryBudget); writes are retried as whole operations, so a busy
+// conflict leads to a re-read, not a failure. Every write is idempotent: it reads first and sends
 // nothing when the resource is already as wanted; VNet links are created with
 // If-None-Match: * and updated or deleted with If-Match; long-running
 // operations are waited for a bounded time and otherwise handed back as a

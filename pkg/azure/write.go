@@ -53,7 +53,15 @@ func refuse(op, id, code string, format string, args ...any) error {
 // A rejection, or a connection passed without a Status, reads the
 // connection first: the autopilot never risks turning a connection someone
 // approved meanwhile into a rejection.
+//
+// Transient failures are retried inside the call (see RetryOptions), each
+// try reading afresh what the write depends on.
 func (c *Client) SetConnectionStatus(ctx context.Context, conn core.Connection, want core.ConnectionStatus, description string) (core.WriteResult, error) {
+	return again(ctx, c, func() (core.WriteResult, error) { return c.setConnectionStatus(ctx, conn, want, description) })
+}
+
+// setConnectionStatus is SetConnectionStatus without the retry.
+func (c *Client) setConnectionStatus(ctx context.Context, conn core.Connection, want core.ConnectionStatus, description string) (core.WriteResult, error) {
 	op := "set connection status " + strings.ToLower(string(want))
 	id := conn.ID
 	if id == "" && conn.TargetID != "" && conn.Name != "" {
@@ -248,7 +256,15 @@ func normPolicy(p string) string {
 // If-Match) only when it owns it and its registration or resolution policy
 // differ; an unowned one is left alone. When none is found it creates one
 // as above.
+//
+// Transient failures are retried inside the call (see RetryOptions), each
+// try reading afresh what the write depends on.
 func (c *Client) EnsureVNetLink(ctx context.Context, spec core.LinkSpec) (core.WriteResult, error) {
+	return again(ctx, c, func() (core.WriteResult, error) { return c.ensureVNetLink(ctx, spec) })
+}
+
+// ensureVNetLink is EnsureVNetLink without the retry.
+func (c *Client) ensureVNetLink(ctx context.Context, spec core.LinkSpec) (core.WriteResult, error) {
 	const op = "ensure vnet link"
 	zone, err := c.resolve(op, spec.ZoneID, core.TypePrivateDNSZone)
 	if err != nil {
@@ -306,11 +322,15 @@ func (c *Client) EnsureVNetLink(ctx context.Context, spec core.LinkSpec) (core.W
 			return res, nil
 		}
 	}
-	switch statusOf(err) {
-	case http.StatusPreconditionFailed:
+	cerr := classify(op, linkID, err)
+	switch {
+	case statusOf(err) == http.StatusPreconditionFailed:
 		return c.afterCreateRace(ctx, op, zone, name, linkID, spec.VNetID)
-	case http.StatusConflict:
-		// the VNet may be linked under another name: look before failing
+	case statusOf(err) == http.StatusConflict, isBusy(cerr):
+		// the VNet may be linked under another name, or another writer's
+		// operation on the zone was busy creating this very link (ARM
+		// reports that inside a failed long-running operation, on a 200
+		// poll): look before failing
 		links, lerr := c.listLinks(ctx, zone, op)
 		if lerr == nil {
 			if _, ok := linkOf(links, spec.VNetID); ok {
@@ -318,7 +338,7 @@ func (c *Client) EnsureVNetLink(ctx context.Context, spec core.LinkSpec) (core.W
 			}
 		}
 	}
-	return core.WriteResult{}, classify(op, linkID, err)
+	return core.WriteResult{}, cerr
 }
 
 func linkOf(links []core.VNetLink, vnetID string) (core.VNetLink, bool) {
@@ -380,7 +400,15 @@ func statusOf(err error) int {
 // that it is gone already: done). It
 // refuses (fatal, CodeNotOwned) a link without the ownership tag. A link
 // already gone reports Changed false.
+//
+// Transient failures are retried inside the call (see RetryOptions), each
+// try reading afresh what the write depends on.
 func (c *Client) DeleteVNetLink(ctx context.Context, link core.VNetLink) (core.WriteResult, error) {
+	return again(ctx, c, func() (core.WriteResult, error) { return c.deleteVNetLink(ctx, link) })
+}
+
+// deleteVNetLink is DeleteVNetLink without the retry.
+func (c *Client) deleteVNetLink(ctx context.Context, link core.VNetLink) (core.WriteResult, error) {
 	const op = "delete vnet link"
 	id := link.ID
 	if id == "" && link.ZoneID != "" && link.Name != "" {
@@ -439,7 +467,15 @@ func (c *Client) DeleteVNetLink(ctx context.Context, link core.VNetLink) (core.W
 // zone configs are kept. Zone groups carry no tags, so ownership cannot be
 // recorded: the autopilot only creates or extends zone groups, never deletes
 // them.
+//
+// Transient failures are retried inside the call (see RetryOptions), each
+// try reading afresh what the write depends on.
 func (c *Client) EnsureZoneGroup(ctx context.Context, spec core.ZoneGroupSpec) (core.WriteResult, error) {
+	return again(ctx, c, func() (core.WriteResult, error) { return c.ensureZoneGroup(ctx, spec) })
+}
+
+// ensureZoneGroup is EnsureZoneGroup without the retry.
+func (c *Client) ensureZoneGroup(ctx context.Context, spec core.ZoneGroupSpec) (core.WriteResult, error) {
 	const op = "ensure zone group"
 	r, err := c.resolve(op, spec.EndpointID, core.TypePrivateEndpoint)
 	if err != nil {

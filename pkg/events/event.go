@@ -131,6 +131,19 @@ func ParseBatch(body []byte) ([]Event, []Malformed) {
 		return []Event{ev}, nil
 	}
 
+	if items, ok := splitArray(trimmed); fastPath && ok {
+		evs := make([]Event, 0, len(items))
+		var bad []Malformed
+		for i, raw := range items {
+			ev, err := ParseOne(raw)
+			if err != nil {
+				bad = append(bad, Malformed{Index: i, Raw: capRaw(raw), Reason: fmt.Sprintf("event %d: %v", i, err)})
+				continue
+			}
+			evs = append(evs, ev)
+		}
+		return evs, bad
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if _, err := dec.Token(); err != nil { // the '['
 		return nil, []Malformed{{Index: 0, Raw: capRaw(trimmed), Reason: "body is not JSON: " + err.Error()}}
@@ -191,6 +204,17 @@ type wire struct {
 // resource id does not parse.
 func ParseOne(raw []byte) (Event, error) {
 	raw = bytes.TrimSpace(raw)
+	if fastPath && len(raw) > 0 && raw[0] == '{' {
+		if ev, ok := fastParseARM(raw); ok {
+			return ev, nil
+		}
+	}
+	return parseFull(raw)
+}
+
+// parseFull is ParseOne without the fast path (see fastparse.go): the
+// complete decoder, which names what is wrong with an event.
+func parseFull(raw []byte) (Event, error) {
 	body, err := unquoteJSON(raw)
 	if err != nil {
 		return Event{}, err
@@ -473,7 +497,15 @@ func optionalString(raw json.RawMessage, field string) (string, error) {
 // than failing the event.
 func optionalTime(raw json.RawMessage) time.Time {
 	s, err := optionalString(raw, "time")
-	if err != nil || s == "" {
+	if err != nil {
+		return time.Time{}
+	}
+	return parseTime(s)
+}
+
+// parseTime is optionalTime for a decoded string.
+func parseTime(s string) time.Time {
+	if s == "" {
 		return time.Time{}
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {

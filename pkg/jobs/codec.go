@@ -123,6 +123,7 @@ func Decode(body []byte) (Job, error) {
 func (j Job) Next(delay time.Duration, now time.Time) Job {
 	n := j
 	n.Attempt = j.Attempt + 1
+	n.Streak = j.Streak + 1
 	if delay < 0 {
 		delay = 0
 	}

@@ -35,6 +35,9 @@ func SettleHosted(ctx context.Context, s Sender, d Delivery, o Outcome, now time
 		if o.setResume {
 			next.ResumeToken = o.resumeToken
 		}
+		if o.progress {
+			next.Streak = 0
+		}
 		next = next.Next(o.delay, now)
 		if err := s.Send(ctx, next); err != nil {
 			return fmt.Errorf("retry job %s as %s: %w", d.Job.ID, next.ID, err)

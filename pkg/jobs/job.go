@@ -61,6 +61,16 @@ type Job struct {
 	ResumeToken string `json:"resumeToken,omitempty"`
 	// Created is when the first attempt of this job was made.
 	Created time.Time `json:"created,omitzero"`
+	// Streak counts the failed runs in a row that made no progress before
+	// this attempt (0 on a first attempt; a run that made progress resets
+	// it, see Outcome.WithProgress). Retry back-off and giving up follow it
+	// rather than Attempt, so a long job that keeps converging under faults
+	// is neither slowed down nor dead-lettered.
+	Streak int `json:"streak,omitempty"`
+	// Deferrals counts how many times this job was put back because its
+	// subject was busy (another run of the same subject in progress); the
+	// wait grows with it.
+	Deferrals int `json:"deferrals,omitempty"`
 }
 
 // NewID returns the deterministic message id of a job: a hash of its kind,

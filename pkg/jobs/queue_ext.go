@@ -69,3 +69,12 @@ type DeadLetter struct {
 type DeadLetterLister interface {
 	DeadLetters(ctx context.Context) ([]DeadLetter, error)
 }
+
+// Waker is implemented by queues that can make scheduled jobs due at once
+// (the embedded queue). The reconciler uses it to wake jobs it deferred
+// while their subject was busy as soon as the subject's running job ends;
+// without it a deferred job waits out its back-off. Ids that are not
+// scheduled (unknown, already due, delivered) are ignored.
+type Waker interface {
+	Wake(ctx context.Context, ids ...string) error
+}

@@ -35,6 +35,7 @@ type Outcome struct {
 	description string
 	resumeToken string
 	setResume   bool
+	progress    bool
 }
 
 // Done completes the delivery: the job is finished.
@@ -61,6 +62,17 @@ func (o Outcome) WithResumeToken(token string) Outcome {
 	o.resumeToken, o.setResume = token, true
 	return o
 }
+
+// WithProgress marks a RetryAfter outcome of a run that made progress
+// (changed something before failing): the next attempt's Streak starts
+// again at 1, so its back-off does too.
+func (o Outcome) WithProgress() Outcome {
+	o.progress = true
+	return o
+}
+
+// Progress reports whether WithProgress was set.
+func (o Outcome) Progress() bool { return o.progress }
 
 // IsDone, IsRetry and IsDeadLetter tell the outcome's kind (for tests and logs).
 func (o Outcome) IsDone() bool       { return o.kind == outcomeComplete }
@@ -129,6 +141,9 @@ func Settle(ctx context.Context, q Queue, d Delivery, o Outcome) error {
 	case outcomeRetry:
 		if o.setResume {
 			d.Job.ResumeToken = o.resumeToken
+		}
+		if o.progress {
+			d.Job.Streak = 0
 		}
 		return q.Retry(ctx, d, o.delay)
 	case outcomeDeadLetter:

@@ -17,25 +17,101 @@ import (
 	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
+// FaultProfile is what ARM does on a bad day, as sandbox random faults for
+// a share rate of the calls. Reads: 429 (37% of the faults asking 2 s of
+// Retry-After, 3% asking 20 s: longer than azcore's 15 s cap, inside a
+// job's budget), 500 and 503 (25% each) and slow calls past the client
+// timeout (10%, added by latencyTransport, see SlowShare). Writes (PUT):
+// 429 (27% at 2 s, 3% at 20 s), 500 and 503 (15% each), 409
+// AnotherOperationInProgress (20%), long-running operations that fail after
+// ARM accepted them (10%: half Conflict, half InternalServerError) and slow
+// calls (10%). Throttling and transient 5xx are the bulk of what ARM
+// returns under load; hung calls and failed operations are the rarer,
+// costlier tail.
+func FaultProfile(rate float64) []sandbox.RandomFault {
+	return []sandbox.RandomFault{
+		{Method: http.MethodGet, Status: 429, Rate: rate * 0.37, RetryAfter: sandbox.Duration(2 * time.Second)},
+		{Method: http.MethodGet, Status: 429, Rate: rate * 0.03, RetryAfter: sandbox.Duration(20 * time.Second)},
+		{Method: http.MethodGet, Status: 500, Rate: rate * 0.25},
+		{Method: http.MethodGet, Status: 503, Rate: rate * 0.25},
+		{Method: http.MethodPut, Status: 429, Rate: rate * 0.27, RetryAfter: sandbox.Duration(2 * time.Second)},
+		{Method: http.MethodPut, Status: 429, Rate: rate * 0.03, RetryAfter: sandbox.Duration(20 * time.Second)},
+		{Method: http.MethodPut, Status: 500, Rate: rate * 0.15},
+		{Method: http.MethodPut, Status: 503, Rate: rate * 0.15},
+		{Method: http.MethodPut, Status: 409, Code: "AnotherOperationInProgress", Rate: rate * 0.20},
+		{Method: http.MethodPut, Status: 200, Code: "Conflict", Rate: rate * 0.05, LRO: true},
+		{Method: http.MethodPut, Status: 200, Code: "InternalServerError", Rate: rate * 0.05, LRO: true},
+	}
+}
+
+// SlowShare is the share of the fault rate that latencyTransport makes slow
+// (past the client timeout), reads and writes alike.
+const SlowShare = 0.10
+
 // latencyTransport adds a uniformly drawn latency in [min, max] to every
-// call, slept on the simulated clock, before the sandbox answers.
+// call, slept on the simulated clock, before the sandbox answers. With a
+// slowRate, SlowShare of that share of calls is slow: the client gives up
+// after timeout
+// and gets a timeout error, while the sandbox still acts on a write (the
+// answer is lost, not the request: the worst case for a retry).
 type latencyTransport struct {
 	inner    policy.Transporter
 	clock    *SimClock
 	min, max time.Duration
+	slowRate float64
+	timeout  time.Duration
 	mu       sync.Mutex
 	rng      *rand.Rand
+	slow     int
+	noSlow   bool
 }
+
+// errTryTimeout is what a client sees when a try runs past its timeout.
+type errTryTimeout struct{ after time.Duration }
+
+func (e errTryTimeout) Error() string {
+	return "no answer within the client's try timeout of " + e.after.String()
+}
+func (errTryTimeout) Timeout() bool   { return true }
+func (errTryTimeout) Temporary() bool { return true }
 
 func (t *latencyTransport) Do(req *http.Request) (*http.Response, error) {
 	d := t.min
+	t.mu.Lock()
 	if t.max > t.min {
-		t.mu.Lock()
 		d += time.Duration(t.rng.Int64N(int64(t.max - t.min)))
-		t.mu.Unlock()
 	}
-	t.clock.Sleep(d)
-	return t.inner.Do(req)
+	share := t.slowRate * SlowShare
+	// status polls of long-running operations are never slow here: the
+	// sandbox's fake pollers answer each poll once
+	slow := !t.noSlow && share > 0 && !strings.HasSuffix(req.URL.Path, "/get/fake/status") && t.rng.Float64() < share
+	if slow {
+		t.slow++
+	}
+	t.mu.Unlock()
+	if !slow {
+		t.clock.Sleep(d)
+		return t.inner.Do(req)
+	}
+	t.clock.Sleep(t.timeout)
+	resp, err := t.inner.Do(req)
+	if err == nil && resp.Body != nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return nil, errTryTimeout{after: t.timeout}
+}
+
+func (t *latencyTransport) slowCalls() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.slow
+}
+
+func (t *latencyTransport) stopSlow() {
+	t.mu.Lock()
+	t.noSlow = true
+	t.mu.Unlock()
 }
 
 // Limiter is the client side of ARM's throttling: an azcore policy (pass it

@@ -37,9 +37,12 @@ type Options struct {
 	Workers int
 	// LatencyMin and LatencyMax bound the per-call latency (simulated).
 	LatencyMin, LatencyMax time.Duration
-	// FaultRate answers this share of ARM calls with an injected 429, 500 or
-	// 409 (a third each).
+	// FaultRate is the share of ARM calls that fail the way ARM does on a
+	// bad day (see FaultProfile): 0.10 is the fault run, 0.01 a normal day.
 	FaultRate float64
+	// ClientTimeout is the client's per-try timeout a slow call runs past
+	// (default azure.DefaultTryTimeout, production's).
+	ClientTimeout time.Duration
 	// KillWorkers kills that many workers mid-job: the handler's context is
 	// cancelled right after its first write and the delivery is dropped
 	// unsettled, so its lock expires and the job is delivered again.
@@ -52,7 +55,7 @@ type Options struct {
 	NoCoalesce bool
 	// NoSweep skips the sweep after the events are drained.
 	NoSweep bool
-	// LockDuration of the queue (simulated; default 5m, Service Bus' maximum).
+	// LockDuration of the queue (simulated; default DefaultLockDuration).
 	LockDuration time.Duration
 	// SampleEvery is the simulated interval of queue-depth and memory
 	// samples (default 5s).
@@ -61,6 +64,14 @@ type Options struct {
 	Dir string
 	Log zerolog.Logger
 }
+
+// DefaultLockDuration is the queue's message lock in a run: the reconcile
+// queue's in production (infra/modules/servicebus.bicep). The Functions
+// host renews a message's lock while its function runs
+// (maxAutoLockRenewalDuration in host.json), so the lock does not bound a
+// job's work; it bounds how long the job of a worker that died waits to be
+// delivered again, which is what the fault run's killed workers measure.
+const DefaultLockDuration = time.Minute
 
 // Sample is one queue-depth and memory sample.
 type Sample struct {
@@ -78,31 +89,34 @@ type Report struct {
 	Workers int  `json:"workers"`
 	Faults  bool `json:"faults"`
 
-	Events             int           `json:"events"` // deliveries offered to the intake
-	Enqueued           int           `json:"enqueued"`
-	Ignored            int           `json:"ignored"`
-	Malformed          int           `json:"malformed"`
-	IntakeWall         time.Duration `json:"intakeWall"`
-	EventsPerSecWall   float64       `json:"eventsPerSecWall"`
-	GeneratedEvents    int           `json:"generatedEvents"`
-	DuplicatedEvents   int           `json:"duplicatedEvents"`
-	DroppedEvents      int           `json:"droppedEvents"`
-	Deliveries         int           `json:"deliveries"`
-	Completed          int           `json:"completed"`
-	Retried            int           `json:"retried"`
-	DeadLettered       int           `json:"deadLettered"`
-	Coalesced          int           `json:"coalesced"`
-	Deferred           int           `json:"deferred"`
-	Killed             int           `json:"killed"`
-	DuplicateHandled   int           `json:"duplicateHandled"`
-	LockLost           int           `json:"lockLost"`
-	SweepJobs          int           `json:"sweepJobs"`
-	SweepReads         int           `json:"sweepReads"`
-	SweepFailures      int           `json:"sweepFailures"`
-	VerifyJobs         int           `json:"verifyJobs"`
-	Decisions          int           `json:"decisions"`
-	DecisionsPerSecSim float64       `json:"decisionsPerSecSim"`
-	DecisionsPerSecWal float64       `json:"decisionsPerSecWall"`
+	Events           int           `json:"events"` // deliveries offered to the intake
+	Enqueued         int           `json:"enqueued"`
+	Ignored          int           `json:"ignored"`
+	Malformed        int           `json:"malformed"`
+	IntakeWall       time.Duration `json:"intakeWall"`
+	EventsPerSecWall float64       `json:"eventsPerSecWall"`
+	GeneratedEvents  int           `json:"generatedEvents"`
+	DuplicatedEvents int           `json:"duplicatedEvents"`
+	DroppedEvents    int           `json:"droppedEvents"`
+	Deliveries       int           `json:"deliveries"`
+	Completed        int           `json:"completed"`
+	Retried          int           `json:"retried"`
+	DeadLettered     int           `json:"deadLettered"`
+	// DeadLetters are the reconcile queue's dead letters at the end: reason
+	// and description of each (none is expected, faults or not).
+	DeadLetters        []string `json:"deadLetters,omitempty"`
+	Coalesced          int      `json:"coalesced"`
+	Deferred           int      `json:"deferred"`
+	Killed             int      `json:"killed"`
+	DuplicateHandled   int      `json:"duplicateHandled"`
+	LockLost           int      `json:"lockLost"`
+	SweepJobs          int      `json:"sweepJobs"`
+	SweepReads         int      `json:"sweepReads"`
+	SweepFailures      int      `json:"sweepFailures"`
+	VerifyJobs         int      `json:"verifyJobs"`
+	Decisions          int      `json:"decisions"`
+	DecisionsPerSecSim float64  `json:"decisionsPerSecSim"`
+	DecisionsPerSecWal float64  `json:"decisionsPerSecWall"`
 
 	Changes         int            `json:"changes"` // writes the expected end state needs
 	ARMReads        int            `json:"armReads"`
@@ -110,6 +124,9 @@ type Report struct {
 	ARMDeletes      int            `json:"armDeletes"`
 	ServerThrottled int            `json:"serverThrottled"` // 429s from ARM's buckets
 	InjectedFaults  int            `json:"injectedFaults"`
+	FaultsByStatus  map[int]int    `json:"faultsByStatus,omitempty"` // injected by the sandbox (LRO failures under 200)
+	SlowCalls       int            `json:"slowCalls"`                // calls answered after the client timeout
+	FaultRate       float64        `json:"faultRate"`
 	ReadsPerChange  float64        `json:"readsPerChange"`
 	WritesPerChange float64        `json:"writesPerChange"`
 	WritesBySub     map[string]int `json:"writesBySubscription"`
@@ -175,10 +192,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Workers = Workers(sandbox.ARMWrites.PerSecond, (o.LatencyMin+o.LatencyMax)/2)
 	}
 	if o.LockDuration <= 0 {
-		o.LockDuration = 5 * time.Minute
+		o.LockDuration = DefaultLockDuration
 	}
 	if o.SampleEvery <= 0 {
 		o.SampleEvery = 5 * time.Second
+	}
+	if o.ClientTimeout <= 0 {
+		o.ClientTimeout = azure.DefaultTryTimeout
 	}
 	ld := o.Load
 	wallStart := time.Now()
@@ -188,12 +208,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	clock := NewSimClock(start)
 	sbOpts := []sandbox.Option{sandbox.WithClock(clock), sandbox.WithLatency(0), sandbox.WithThrottling(sandbox.Throttling{})}
+	rep.FaultRate = o.FaultRate
 	if o.FaultRate > 0 {
-		r := o.FaultRate / 3
-		sbOpts = append(sbOpts, sandbox.WithRandomFaults(int64(ld.Spec.Seed)+7,
-			sandbox.RandomFault{Status: 429, Rate: r, RetryAfter: sandbox.Duration(2 * time.Second)},
-			sandbox.RandomFault{Status: 500, Rate: r},
-			sandbox.RandomFault{Status: 409, Rate: r}))
+		sbOpts = append(sbOpts, sandbox.WithRandomFaults(int64(ld.Spec.Seed)+7, FaultProfile(o.FaultRate)...))
 	}
 	sb, err := sandbox.New(ld.Scenario, sbOpts...)
 	if err != nil {
@@ -231,11 +248,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	limiter := NewLimiter(clock)
 	copts := sb.ClientOptions()
-	copts.Transport = &latencyTransport{inner: sb.Transport(), clock: clock, min: o.LatencyMin, max: o.LatencyMax,
-		rng: rand.New(rand.NewPCG(ld.Spec.Seed, 0x1a7))}
+	lt := &latencyTransport{inner: sb.Transport(), clock: clock, min: o.LatencyMin, max: o.LatencyMax,
+		rng: rand.New(rand.NewPCG(ld.Spec.Seed, 0x1a7)), slowRate: o.FaultRate, timeout: o.ClientTimeout}
+	copts.Transport = lt
 	copts.Retry = policy.RetryOptions{MaxRetries: -1} // the limiter retries on simulated time
 	copts.PerCallPolicies = append(copts.PerCallPolicies, limiter)
-	client, err := azure.New(sb.Credential(), copts, azure.Config{PollInterval: time.Millisecond})
+	// the adapter's own retries wait on simulated time
+	retryRng := rand.New(rand.NewPCG(ld.Spec.Seed, 0x7e7))
+	var retryMu sync.Mutex
+	client, err := azure.New(sb.Credential(), copts, azure.Config{PollInterval: time.Millisecond, Now: clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error { clock.Sleep(d); return ctx.Err() },
+		Rand:  func() float64 { retryMu.Lock(); defer retryMu.Unlock(); return retryRng.Float64() }})
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: azure client: %w", err)
 	}
@@ -316,6 +339,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	st := sb.Stats()
 	rep.ARMReads, rep.ARMWrites, rep.ARMDeletes = st.Reads-statsBefore.Reads, st.Writes-statsBefore.Writes, st.Deletes-statsBefore.Deletes
 	rep.ServerThrottled, rep.InjectedFaults = st.Throttled-statsBefore.Throttled, st.InjectedFaults()-statsBefore.InjectedFaults()
+	for k, v := range st.Faults {
+		if n := v - statsBefore.Faults[k]; n > 0 {
+			if rep.FaultsByStatus == nil {
+				rep.FaultsByStatus = map[int]int{}
+			}
+			rep.FaultsByStatus[k] = n
+		}
+	}
+	rep.SlowCalls = lt.slowCalls()
 	rep.Limiter = limiter.Stats()
 	if rep.Changes > 0 {
 		rep.ReadsPerChange = float64(rep.ARMReads) / float64(rep.Changes)
@@ -341,9 +373,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	// evidence and invariants, read with the faults switched off
 	sb.ClearFaults()
+	lt.stopSlow()
 	dead, err := rq.DeadLetters(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: dead letters: %w", err)
+	}
+	for _, dl := range dead {
+		rep.DeadLetters = append(rep.DeadLetters, dl.Reason+": "+dl.Description)
 	}
 	qst, err := rq.Stats(ctx)
 	if err != nil {
@@ -428,6 +464,14 @@ func bound(bySub map[string]int, b sandbox.Bucket) (time.Duration, string) {
 type router struct {
 	r                 *runner
 	reconcile, verify jobs.Sender
+}
+
+// Wake passes the reconciler's wake-ups of deferred jobs to the queue.
+func (s *router) Wake(ctx context.Context, ids ...string) error {
+	if w, ok := s.reconcile.(jobs.Waker); ok {
+		return w.Wake(ctx, ids...)
+	}
+	return nil
 }
 
 func (s *router) Send(ctx context.Context, j jobs.Job) error {

@@ -2,6 +2,8 @@ package loadtest
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,11 +25,17 @@ func Table(r *Report) string {
 		r.Events, r.IntakeWall.Round(time.Millisecond), r.EventsPerSecWall, r.GeneratedEvents, r.DuplicatedEvents, r.DroppedEvents)
 	row("jobs", "", "%d deliveries: %d completed, %d coalesced, %d deferred, %d retried, %d dead-lettered, %d killed, %d duplicate, %d lock lost",
 		r.Deliveries, r.Completed, r.Coalesced, r.Deferred, r.Retried, r.DeadLettered, r.Killed, r.DuplicateHandled, r.LockLost)
+	for _, d := range r.DeadLetters {
+		row("  dead letter", "", "%s", d)
+	}
 	row("decisions", "sim", "%d = %.1f decisions/s", r.Decisions, r.DecisionsPerSecSim)
 	row("decisions", "wall", "%.1f decisions/s", r.DecisionsPerSecWal)
 	row("changes needed", "", "%d (approvals, rejections, links, zone groups)", r.Changes)
 	row("ARM calls", "", "%d reads, %d writes, %d deletes; %d server 429s, %d injected faults",
 		r.ARMReads, r.ARMWrites, r.ARMDeletes, r.ServerThrottled, r.InjectedFaults)
+	if r.FaultRate > 0 {
+		row("fault profile", "", "%.0f%% of calls: %s; %d slow calls past the client timeout", 100*r.FaultRate, faultsLine(r.FaultsByStatus), r.SlowCalls)
+	}
 	row("ARM per change", "", "%.2f reads, %.3f writes", r.ReadsPerChange, r.WritesPerChange)
 	for _, l := range bySubscription(r) {
 		row("  reads per write", "", "%s", l)
@@ -106,4 +114,26 @@ func bySubscription(r *Report) []string {
 	}
 	out = append(out, fmt.Sprintf("%d other subscriptions: %d reads / %d writes = %s (worst %.2f)", subs, rd, wr, ratio(rd, wr), worst))
 	return out
+}
+
+// faultsLine renders injected faults by status ("200" are long-running
+// operations that failed after ARM accepted them).
+func faultsLine(by map[int]int) string {
+	keys := make([]int, 0, len(by))
+	for k := range by {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		name := strconv.Itoa(k)
+		if k < 300 {
+			name = "failed LRO"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", by[k], name))
+	}
+	if len(parts) == 0 {
+		return "none injected"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -284,10 +285,118 @@ func TestDeferredJobKeepsItsAttemptAndComesBackLater(t *testing.T) {
 		t.Fatalf("sent %d jobs, want the deferred copy", len(g.jobs.sent))
 	}
 	got := g.jobs.sent[0]
-	if got.Attempt != 3 || !got.NotBefore.Equal(t0.Add(c.deferBy())) || got.ID == j.ID || !got.Created.Equal(j.Created) || got.TargetID != j.TargetID {
-		t.Errorf("deferred copy %+v; want attempt 3 kept, due %v, a new id, the original creation time", got, t0.Add(c.deferBy()))
+	if got.Attempt != 3 || !got.NotBefore.Equal(t0.Add(c.deferBy(0))) || got.ID == j.ID || !got.Created.Equal(j.Created) || got.TargetID != j.TargetID {
+		t.Errorf("deferred copy %+v; want attempt 3 kept, due %v, a new id, the original creation time", got, t0.Add(c.deferBy(0)))
 	}
 	if f.readTotal != 0 {
 		t.Errorf("a deferred job read ARM %d times, want 0", f.readTotal)
+	}
+}
+
+// wakingSender is a job sender that can wake scheduled jobs (like the
+// embedded queue) and records what it was asked to wake.
+type wakingSender struct {
+	fakeSender
+	woken []string
+}
+
+func (s *wakingSender) Wake(_ context.Context, ids ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.woken = append(s.woken, ids...)
+	return nil
+}
+
+// A job deferred because its subject is busy is woken as soon as the
+// subject's running job ends, instead of polling; each further deferral of
+// the same job waits twice as long, up to the cap.
+func TestDeferredJobIsWokenWhenTheRunningJobEnds(t *testing.T) {
+	f := world()
+	sender := &wakingSender{}
+	c := NewCoalescer()
+	r, err := New(Config{Reader: f, Writer: f, Policy: newFakePolicy(), Jobs: sender, Now: func() time.Time { return t0 },
+		Log: zerolog.Nop(), Coalesce: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := reconcileJob(jobs.SubjectTarget, wsID)
+	running.Created = t0.Add(-time.Minute)
+	busy := running
+	busy.ID, busy.Deferrals = "busy-job", 3
+	key := CoalesceKey(running)
+	if c.admit(key, running.Created) != admitRun {
+		t.Fatal("the first admit should run")
+	}
+	d := r.ProcessDelivery(context.Background(), jobs.Delivery{Job: busy, DeliveryCount: 1})
+	if d.Reason != ReasonDeferred || len(sender.sent) != 1 {
+		t.Fatalf("busy subject: %+v, %d sent; want one deferred copy", d, len(sender.sent))
+	}
+	copyJob := sender.sent[0]
+	if want := t0.Add(16 * time.Second); copyJob.Deferrals != 4 || !copyJob.NotBefore.Equal(want) {
+		t.Errorf("fourth deferral due %v with count %d, want %v (2s doubled three times) and 4", copyJob.NotBefore, copyJob.Deferrals, want)
+	}
+	if len(sender.woken) != 0 {
+		t.Fatalf("woken %v while the subject is still busy", sender.woken)
+	}
+	// the running job ends: the copy is woken
+	if ids := c.done(key, t0, true); len(ids) != 1 || ids[0] != copyJob.ID {
+		t.Fatalf("done woke %v, want the deferred copy %s", ids, copyJob.ID)
+	}
+	if c.deferBy(10) != DefaultDeferMax {
+		t.Errorf("deferBy(10) = %s, want the cap %s", c.deferBy(10), DefaultDeferMax)
+	}
+	// a copy whose subject's run ended before it was registered is woken
+	// at once
+	busy.ID = "late"
+	sender.woken = nil
+	if d := r.deferJob(context.Background(), busy, key, busy.Created); d.Reason != ReasonDeferred || len(sender.woken) != 1 {
+		t.Errorf("deferral after the run ended: %+v, woken %v; want the copy woken at once", d, sender.woken)
+	}
+}
+
+// A run that changed something before failing starts its back-off again;
+// failing runs in a row without progress grow it and finally give up.
+func TestRetryBackoffResetByProgress(t *testing.T) {
+	b := Backoff{Rand: func() float64 { return 0.999999 }}
+	job := reconcileJob(jobs.SubjectTarget, wsID)
+	job.Attempt, job.Streak = 9, 5
+	fail := &core.Error{Class: core.Retryable, StatusCode: 503}
+	if d := b.Dispose(job, fail, true); d.Verdict != Retry || !d.Progress || d.Delay > DefaultBackoffBase || !d.Outcome().Progress() {
+		t.Errorf("after progress: %+v, want a retry after at most %s carrying the progress", d, DefaultBackoffBase)
+	}
+	if d := b.Dispose(job, fail, false); d.Verdict != Retry || d.Progress || d.Delay < DefaultBackoffMax-time.Millisecond || d.Delay > DefaultBackoffMax {
+		t.Errorf("sixth failure in a row: %+v, want a retry at the cap %s", d, DefaultBackoffMax)
+	}
+	job.Streak = DefaultMaxAttempts - 1
+	if d := b.Dispose(job, fail, false); d.Verdict != DeadLetter || d.Reason != "RetriesExhausted" {
+		t.Errorf("after %d failures in a row: %+v, want dead-letter RetriesExhausted", DefaultMaxAttempts, d)
+	}
+	if d := b.Dispose(job, fail, true); d.Verdict != Retry {
+		t.Errorf("a job that keeps making progress was given up: %+v", d)
+	}
+}
+
+// A change someone else made or overruled meanwhile (the connection was
+// decided by a human, the link taken over) is skipped: the job completes
+// as converged instead of failing into the dead-letter queue.
+func TestChangeOverruledByAnotherWriterCompletesTheJob(t *testing.T) {
+	f := world()
+	f.fail["SetConnectionStatus"] = []error{&core.Error{Class: core.Fatal, Op: "set connection status approved", Code: codeInvalidTransition,
+		Err: errors.New("connection is Rejected, not Pending: will not set it to Approved")}}
+	g := newRig(t, f, nil)
+	d := g.r.ProcessDelivery(context.Background(), jobs.Delivery{Job: reconcileJob(jobs.SubjectTarget, wsID), DeliveryCount: 1})
+	if d.Verdict != Complete {
+		t.Fatalf("verdict %s %s: %s, want complete", d.Verdict, d.Reason, d.Description)
+	}
+	for _, ar := range d.Result.Applied {
+		if ar.Action.Kind == KindApprove && ar.Result != outcome.ResultSkipped {
+			t.Errorf("approval result %s, want skipped", ar.Result)
+		}
+	}
+	// a refusal that is not about someone else's change still dead-letters
+	f.fail["SetConnectionStatus"] = []error{&core.Error{Class: core.Fatal, Code: "AuthorizationFailed", StatusCode: 403}}
+	d = g.r.ProcessDelivery(context.Background(), jobs.Delivery{Job: reconcileJob(jobs.SubjectTarget, wsID), DeliveryCount: 1})
+	if d.Verdict != DeadLetter || d.Reason != "AuthorizationFailed" {
+		t.Errorf("403 on the approval: %s %s, want dead-letter AuthorizationFailed", d.Verdict, d.Reason)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -141,11 +142,14 @@ func (g *gatherer) prefetch(ctx context.Context, ids []string, read func(context
 	if len(ids) < 2 {
 		return
 	}
+	// each reader takes the next id when it is free, so a read that waits
+	// (a throttle's Retry-After, a retried fault) holds back no other
 	n := min(PrefetchConcurrency, len(ids))
+	var next atomic.Int64
 	fs := make([]func(), n)
 	for i := range n {
 		fs[i] = func() {
-			for j := i; j < len(ids); j += n {
+			for j := next.Add(1) - 1; j < int64(len(ids)); j = next.Add(1) - 1 {
 				read(ctx, ids[j])
 			}
 		}

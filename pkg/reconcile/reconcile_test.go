@@ -340,7 +340,7 @@ func TestProcessGivesUpAfterMaxAttempts(t *testing.T) {
 	f.fail["GetTarget"] = []error{&core.Error{Class: core.Retryable, StatusCode: 503}}
 	g := newRig(t, f, nil)
 	job := reconcileJob(jobs.SubjectTarget, wsID)
-	job.Attempt = DefaultMaxAttempts
+	job.Attempt, job.Streak = DefaultMaxAttempts, DefaultMaxAttempts-1
 	disp := g.r.ProcessDelivery(context.Background(), jobs.Delivery{Job: job})
 	if disp.Verdict != DeadLetter || disp.Reason != "RetriesExhausted" {
 		t.Errorf("verdict = %s %s, want dead-letter RetriesExhausted", disp.Verdict, disp.Reason)
@@ -358,10 +358,11 @@ func TestBackoffDelay(t *testing.T) {
 		{"first retry, least jitter", 1, 0, 0, 2500 * time.Millisecond},
 		{"first retry, most jitter", 1, 0, 0.999999, 5 * time.Second},
 		{"third retry doubles twice", 3, 0, 0, 10 * time.Second},
-		{"capped at max", 20, 0, 0.999999, 15 * time.Minute},
+		{"capped at max", 20, 0, 0.999999, 2 * time.Minute},
 		{"Retry-After is the floor", 1, 30 * time.Second, 0, 30 * time.Second},
 		{"Retry-After grows the base", 2, 30 * time.Second, 0.999999, 60 * time.Second},
 		{"Retry-After above cap honoured", 1, time.Hour, 0, time.Hour},
+		{"Retry-After grows the base only up to the cap", 3, time.Minute, 0.999999, 2 * time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,10 +44,20 @@ type Config struct {
 	// kept to stop jobs that gathered before the write from sending it
 	// again (default DefaultExpectTTL; negative: expectations off).
 	ExpectTTL time.Duration
+	// RetryBudget is how long one job may wait, in all, for transient ARM
+	// failures to pass before it gives up and is rescheduled (default
+	// DefaultRetryBudget; passed to the adapters with core.WithRetryBudget).
+	RetryBudget time.Duration
 }
 
 // DefaultStaleAfter is Config.StaleAfter's default.
 const DefaultStaleAfter = 10 * time.Second
+
+// DefaultRetryBudget is Config.RetryBudget's default. A job that has waited
+// a minute for ARM to recover gives its worker back and is rescheduled
+// (Backoff). It stays well inside the Functions timeout (5 min, host.json),
+// and the host renews the message lock while the job runs.
+const DefaultRetryBudget = time.Minute
 
 // Reconciler handles reconcile jobs.
 type Reconciler struct {
@@ -74,6 +84,9 @@ func New(cfg Config) (*Reconciler, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Backoff = cfg.Backoff.withDefaults()
+	if cfg.RetryBudget <= 0 {
+		cfg.RetryBudget = DefaultRetryBudget
+	}
 	return &Reconciler{cfg: cfg, expect: newExpectations()}, nil
 }
 
@@ -115,6 +128,7 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 		return Result{}, &core.Error{Class: core.Fatal, Op: "reconcile", ResourceID: job.TargetID,
 			Err: fmt.Errorf("job %s is a %q job, want %q", job.ID, job.Kind, jobs.KindReconcile)}
 	}
+	ctx = core.WithRetryBudget(ctx, r.cfg.Now().Add(r.cfg.RetryBudget))
 	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now(), r.cfg.Parallel)
 	res := Result{Reads: reads}
 	if err != nil {
@@ -212,6 +226,10 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 		ar := ActionResult{Action: a}
 		switch {
 		case err != nil && core.IsNotFound(err):
+			ar.Result, ar.Error = outcome.ResultSkipped, err.Error()
+		case err != nil && superseded(err):
+			// someone else decided or took over the resource since the
+			// job read it: nothing left for this change to do
 			ar.Result, ar.Error = outcome.ResultSkipped, err.Error()
 		case err != nil:
 			ar.Result, ar.Error = outcome.ResultFailed, err.Error()

@@ -35,14 +35,17 @@ type Sandbox struct {
 	linkReads int
 	retry     policy.RetryOptions
 
-	faults    Faults
-	ruleHits  []int
-	rng       *rand.Rand
-	throttle  Throttling
-	buckets   map[string]*bucket
-	stats     Stats
-	transport *transport
-	cred      *azfake.TokenCredential
+	faults   Faults
+	ruleHits []int
+	// failingOps are long-running operations an LRO fault accepted, by
+	// path: their next poll reports the failure.
+	failingOps map[string]*armError
+	rng        *rand.Rand
+	throttle   Throttling
+	buckets    map[string]*bucket
+	stats      Stats
+	transport  *transport
+	cred       *azfake.TokenCredential
 
 	hc  *hcfake.ServerFactoryTransport
 	nw  *nwfake.ServerFactoryTransport
@@ -109,6 +112,8 @@ func New(sc *Scenario, opts ...Option) (*Sandbox, error) {
 		throttle:  sc.Throttling,
 		buckets:   map[string]*bucket{},
 		cred:      &azfake.TokenCredential{},
+
+		failingOps: map[string]*armError{},
 		retry: policy.RetryOptions{
 			MaxRetries:    3,
 			RetryDelay:    10 * time.Millisecond,

@@ -51,6 +51,12 @@ type RandomFault struct {
 	Method     string   `json:"method,omitempty"`
 	Match      string   `json:"match,omitempty"`
 	RetryAfter Duration `json:"retryAfter,omitempty"`
+	// LRO makes the fault one of a long-running write instead of the
+	// request: ARM accepts the write (202), does not apply it, and the
+	// operation then fails with Code (its first status poll answers 200,
+	// status Failed, as ARM does; Status only counts the fault in Stats).
+	// Reads are not matched.
+	LRO bool `json:"lro,omitempty"`
 }
 
 // FaultRule answers the calls it matches with Status. A call matches when its
@@ -69,6 +75,9 @@ type FaultRule struct {
 	RetryAfter Duration `json:"retryAfter,omitempty"`
 	Skip       int      `json:"skip,omitempty"`
 	Count      int      `json:"count,omitempty"`
+	// LRO: as RandomFault.LRO, the write is accepted and its long-running
+	// operation fails with Status and Code.
+	LRO bool `json:"lro,omitempty"`
 }
 
 // Throttling configures ARM's token buckets per subscription. Zero values

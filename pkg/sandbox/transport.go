@@ -84,6 +84,7 @@ type call struct {
 	class  string // read | write | delete
 	sub    string
 	cond   cond
+	poll   bool // a status poll of a long-running operation
 }
 
 const (
@@ -111,7 +112,7 @@ func classify(req *http.Request) *call {
 	verb := req.Method
 	switch {
 	case poll:
-		verb, c.class = "POLL", "read"
+		verb, c.class, c.poll = "POLL", "read", true
 	case req.Method == http.MethodGet || req.Method == http.MethodHead:
 		c.class = "read"
 		if coll {
@@ -144,9 +145,18 @@ func (t *transport) Do(req *http.Request) (*http.Response, error) {
 		s.stats.Throttled++
 		return aerr.response(req), nil
 	}
-	if aerr := s.injectFault(c); aerr != nil {
+	if f, ok := s.failingOps[strings.ToLower(c.path)]; ok && c.poll {
+		delete(s.failingOps, strings.ToLower(c.path))
+		return f.failedPoll(req), nil
+	}
+	if aerr, lro := s.injectFault(c); aerr != nil {
 		s.stats.Faults[aerr.Status]++
-		return aerr.response(req), nil
+		if !lro {
+			return aerr.response(req), nil
+		}
+		// accepted, not applied; the first poll reports the failure
+		s.failingOps[strings.ToLower(c.path)] = aerr
+		return accepted(req), nil
 	}
 	lp := strings.ToLower(c.path)
 	var inner interface {
@@ -207,6 +217,36 @@ func (e *armError) response(req *http.Request) *http.Response {
 		ContentLength: int64(len(body)),
 		Request:       req,
 	}
+}
+
+// fakePollerStatus is the header the SDK's fake pollers read the state of
+// an operation from (azcore internal/shared.HeaderFakePollerStatus).
+const fakePollerStatus = "Fake-Poller-Status"
+
+// accepted answers a write ARM took on as a long-running operation: 200
+// for a PUT (the operation runs on, as the Azure-AsyncOperation header of a
+// real answer says; some APIs, such as FHIR connections, allow only 200
+// there), 202 Accepted otherwise.
+func accepted(req *http.Request) *http.Response {
+	h := http.Header{}
+	h.Set(fakePollerStatus, "InProgress")
+	status := http.StatusAccepted
+	if req.Method == http.MethodPut {
+		status = http.StatusOK
+	}
+	return &http.Response{Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), StatusCode: status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(bytes.NewReader(nil)), Request: req}
+}
+
+// failedPoll answers the status poll of an operation that failed the way
+// ARM reports it: 200, status Failed, the error in the body.
+func (e *armError) failedPoll(req *http.Request) *http.Response {
+	body, _ := json.Marshal(map[string]any{"status": "Failed", "error": map[string]any{"code": e.Code, "message": e.Message}})
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set(fakePollerStatus, "Failed")
+	return &http.Response{Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req}
 }
 
 // ---- token buckets ----
@@ -320,9 +360,12 @@ func (r FaultRule) matches(c *call) bool {
 	return true
 }
 
-func (s *Sandbox) injectFault(c *call) *armError {
+// injectFault returns the fault to answer c with, if any, and whether it
+// is an LRO fault (the write goes through to the server, whose
+// long-running operation then fails).
+func (s *Sandbox) injectFault(c *call) (*armError, bool) {
 	for i, r := range s.faults.Rules {
-		if !r.matches(c) {
+		if !r.matches(c) || r.LRO && c.class == "read" {
 			continue
 		}
 		s.ruleHits[i]++
@@ -330,18 +373,21 @@ func (s *Sandbox) injectFault(c *call) *armError {
 		if n <= r.Skip || (r.Count > 0 && n > r.Skip+r.Count) {
 			continue
 		}
-		return faultError(r.Status, r.Code, r.Message, time.Duration(r.RetryAfter), c)
+		return faultError(r.Status, r.Code, r.Message, time.Duration(r.RetryAfter), c), r.LRO
 	}
 	for _, f := range s.faults.Random {
 		if f.Method != "" && !strings.EqualFold(f.Method, c.method) {
+			continue
+		}
+		if f.LRO && c.class == "read" {
 			continue
 		}
 		if f.Match != "" && !(FaultRule{Operation: f.Match}).matches(c) && !strings.Contains(strings.ToLower(c.path), strings.ToLower(f.Match)) {
 			continue
 		}
 		if s.rng.Float64() < f.Rate {
-			return faultError(f.Status, f.Code, "", time.Duration(f.RetryAfter), c)
+			return faultError(f.Status, f.Code, "", time.Duration(f.RetryAfter), c), f.LRO
 		}
 	}
-	return nil
+	return nil, false
 }

@@ -21,6 +21,10 @@ type Queue struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced whenever jobs may have become receivable
+	// scheduled maps the message id of a job sent for later to its
+	// sequence number, for Wake (process memory: a reopened store wakes
+	// nothing, the jobs simply run when due).
+	scheduled map[string]uint64
 }
 
 var (
@@ -28,6 +32,7 @@ var (
 	_ jobs.Abandoner        = (*Queue)(nil)
 	_ jobs.StatsReporter    = (*Queue)(nil)
 	_ jobs.DeadLetterLister = (*Queue)(nil)
+	_ jobs.Waker            = (*Queue)(nil)
 )
 
 // Name is the queue's name.
@@ -104,6 +109,14 @@ func (q *Queue) enqueue(bs buckets, job jobs.Job, now time.Time) (bool, error) {
 	r := &record{Seq: seq, MessageID: job.ID, Job: job, EnqueuedAt: now, DueAt: due}
 	if err := putRecord(bs, r); err != nil {
 		return false, err
+	}
+	if due.After(now) {
+		q.mu.Lock()
+		if q.scheduled == nil {
+			q.scheduled = map[string]uint64{}
+		}
+		q.scheduled[job.ID] = seq
+		q.mu.Unlock()
 	}
 	return true, bs.index.Put(indexKey(due, seq), []byte{stateAvailable})
 }
@@ -216,6 +229,13 @@ func (q *Queue) tryReceive(n int) ([]jobs.Delivery, time.Time, error) {
 			if r.DeliveryCount < q.s.opts.MaxDeliveries {
 				deliverable++
 			}
+		}
+		if len(picked) > 0 {
+			q.mu.Lock()
+			for _, p := range picked {
+				delete(q.scheduled, p.rec.MessageID)
+			}
+			q.mu.Unlock()
 		}
 		for _, p := range picked {
 			if err := bs.index.Delete(p.key); err != nil {
@@ -377,6 +397,62 @@ func (q *Queue) Abandon(ctx context.Context, d jobs.Delivery) error {
 		q.wake()
 	}
 	return err
+}
+
+// Wake makes the scheduled jobs with these message ids due now (see
+// jobs.Waker). Jobs already due, delivered or settled are left alone.
+func (q *Queue) Wake(ctx context.Context, ids ...string) error {
+	q.mu.Lock()
+	seqs := make([]uint64, 0, len(ids))
+	for _, id := range ids {
+		if seq, ok := q.scheduled[id]; ok {
+			seqs = append(seqs, seq)
+			delete(q.scheduled, id)
+		}
+	}
+	q.mu.Unlock()
+	if len(seqs) == 0 {
+		return nil
+	}
+	woke := false
+	err := q.s.update(func(tx *bolt.Tx) error {
+		bs, err := queueBuckets(tx, q.name, false)
+		if err != nil || bs.msgs == nil {
+			return err
+		}
+		now := q.now()
+		for _, seq := range seqs {
+			r, err := getRecord(bs, seq)
+			if err != nil {
+				return err
+			}
+			if r == nil || r.DeliveryCount > 0 || !r.DueAt.After(now) {
+				continue
+			}
+			if v := bs.index.Get(indexKey(r.DueAt, seq)); v == nil || v[0] != stateAvailable {
+				continue
+			}
+			if err := bs.index.Delete(indexKey(r.DueAt, seq)); err != nil {
+				return err
+			}
+			r.DueAt = now
+			if err := putRecord(bs, r); err != nil {
+				return err
+			}
+			if err := bs.index.Put(indexKey(now, seq), []byte{stateAvailable}); err != nil {
+				return err
+			}
+			woke = true
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("wake jobs of queue %q: %w", q.name, err)
+	}
+	if woke {
+		q.wake()
+	}
+	return nil
 }
 
 // Stats reports the queue's depth.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -237,5 +238,74 @@ func TestSettleWithForeignToken(t *testing.T) {
 	err := q.Complete(context.Background(), d)
 	if err == nil || errors.Is(err, jobs.ErrLockLost) || !strings.Contains(err.Error(), "malformed lock token") {
 		t.Errorf("err = %v, want a malformed-token error", err)
+	}
+}
+
+// A job deferred for later is made due at once by Wake; other jobs keep
+// their schedule, and waking an unknown or delivered id does nothing.
+func TestWakeMakesAScheduledJobDueNow(t *testing.T) {
+	clock := jobs.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	s, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := s.Queue("reconcile")
+	ctx := context.Background()
+	deferred := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HealthcareApis/workspaces/ws", "deferred")
+	deferred.NotBefore = clock.Now().Add(30 * time.Second)
+	later := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HealthcareApis/workspaces/ws2", "later")
+	later.NotBefore = clock.Now().Add(30 * time.Second)
+	for _, j := range []jobs.Job{deferred, later} {
+		if err := q.Send(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Wake(ctx, deferred.ID, "no-such-id"); err != nil {
+		t.Fatal(err)
+	}
+	now, cancel := context.WithCancel(ctx)
+	cancel()
+	ds, _ := q.Receive(now, 10)
+	if len(ds) != 1 || ds[0].Job.ID != deferred.ID {
+		t.Fatalf("received %d jobs right after the wake, want only the woken one", len(ds))
+	}
+	if err := q.Wake(ctx, deferred.ID, later.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := q.Stats(ctx); st.Locked != 1 || st.Active != 1 || st.Scheduled != 0 {
+		t.Errorf("stats %+v after waking the delivered job and the other: want it still locked and the other due", st)
+	}
+}
+
+// A retry counts failed runs in a row (Streak); a run that made progress
+// starts the count again, so its back-off does too.
+func TestRetryStreakResetByProgress(t *testing.T) {
+	clock := jobs.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	s, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := s.Queue("reconcile")
+	ctx := context.Background()
+	j := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HealthcareApis/workspaces/ws", "e1")
+	if err := q.Send(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	var streaks []int
+	for _, o := range []jobs.Outcome{jobs.RetryAfter(time.Second), jobs.RetryAfter(time.Second), jobs.RetryAfter(time.Second).WithProgress(), jobs.Done()} {
+		clock.Advance(time.Second)
+		ds, err := q.Receive(ctx, 1)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("receive: %v, %d jobs", err, len(ds))
+		}
+		streaks = append(streaks, ds[0].Job.Streak)
+		if err := jobs.Settle(ctx, q, ds[0], o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := cmp.Diff(streaks, []int{0, 1, 2, 1}); d != "" {
+		t.Errorf("streak of each attempt (-got +want):\n%s", d)
 	}
 }
