@@ -95,8 +95,8 @@ type TargetState struct {
 	PublicNetworkAccess string `json:"publicNetworkAccess,omitempty"`
 	// Unreachable is true when public access is Disabled and no approved
 	// private endpoint connection is left: nothing reaches the target (red).
-	Unreachable bool `json:"unreachable,omitempty"`
-	Health              Health `json:"health"`
+	Unreachable bool   `json:"unreachable,omitempty"`
+	Health      Health `json:"health"`
 	// HealthReasons say why the health is not green.
 	HealthReasons []string `json:"healthReasons,omitempty"`
 	// Zones are the private DNS zones the target needs (Microsoft's table
