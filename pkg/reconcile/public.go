@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/plautopilot/autopilot/pkg/core"
+	"github.com/plautopilot/autopilot/pkg/outcome"
 )
 
 // The last private path of a target whose public network access is
@@ -139,4 +140,27 @@ func briefError(err error) string {
 		return why
 	}
 	return err.Error()
+}
+
+// guardAtApply reads the target of a revocation once more just before it is
+// written: two jobs that each planned one revocation of a target with two
+// approved connections would otherwise cut both. The revocation is skipped
+// when the fresh read shows the connection is the target's last approved
+// one and public access is Disabled. Unreadable targets do not block it
+// (the write itself will then fail or find the connection gone).
+func (r *Reconciler) guardAtApply(ctx context.Context, a Action) (ActionResult, bool) {
+	if a.Kind != KindReject || !a.Revoke || a.Connection == nil || a.Target == "" {
+		return ActionResult{}, false
+	}
+	t, err := r.readTarget(ctx, a.Target)
+	if err != nil || !publicDisabled(t) || approvedCount(t) > 1 {
+		return ActionResult{}, false
+	}
+	for _, c := range t.Connections {
+		if core.SameID(c.ID, a.Connection.ID) && c.Status == core.StatusApproved {
+			return ActionResult{Action: a, Result: outcome.ResultSkipped,
+				Error: "not revoked: read again, " + c.Name + " is the last approved connection of " + t.Name + ", whose public network access is Disabled"}, true
+		}
+	}
+	return ActionResult{}, false
 }

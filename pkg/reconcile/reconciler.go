@@ -174,6 +174,13 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 		if !a.Kind.IsChange() {
 			continue
 		}
+		if a.Kind == KindReject && a.Revoke {
+			reads++
+			if ar, guarded := r.guardAtApply(ctx, a); guarded {
+				out = append(out, ar)
+				continue
+			}
+		}
 		if a.Kind == KindApprove && a.Connection != nil && r.cfg.StaleAfter >= 0 {
 			tk := core.IDKey(a.Target)
 			at, ok := readAt[tk]
