@@ -93,7 +93,10 @@ type TargetState struct {
 	FQDNs        []string `json:"fqdns,omitempty"`
 	// PublicNetworkAccess as ARM reports it (Enabled, Disabled, "").
 	PublicNetworkAccess string `json:"publicNetworkAccess,omitempty"`
-	Health              Health `json:"health"`
+	// Unreachable is true when public access is Disabled and no approved
+	// private endpoint connection is left: nothing reaches the target (red).
+	Unreachable bool   `json:"unreachable,omitempty"`
+	Health      Health `json:"health"`
 	// HealthReasons say why the health is not green.
 	HealthReasons []string `json:"healthReasons,omitempty"`
 	// Zones are the private DNS zones the target needs (Microsoft's table
@@ -365,6 +368,7 @@ func BuildEstate(ctx context.Context, r core.Reader, p *policy.Policy, rec Recor
 				via  string
 			}{epVNet, vname})
 		}
+		flagUnreachable(&ts, t)
 		// Peers after every endpoint VNet, so a VNet that is both is an
 		// endpoint VNet.
 		for _, pl := range peerLater {

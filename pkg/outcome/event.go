@@ -36,6 +36,13 @@ const (
 	SubjectGone Type = "io.plautopilot.subject.gone"
 	// JobFailed records a job dead-lettered with its reason.
 	JobFailed Type = "io.plautopilot.job.failed"
+	// PrivatePathGuarded records a revocation withheld: the connection is
+	// the last approved one of a target whose public access is Disabled.
+	PrivatePathGuarded Type = "io.plautopilot.connection.guarded"
+	// TargetUnreachable (critical) records a governed target with public
+	// access Disabled and no approved private endpoint connection left:
+	// nothing reaches it. The reason says what to do.
+	TargetUnreachable Type = "io.plautopilot.target.unreachable"
 )
 
 // Results of an action, as recorded in Data.Result.
@@ -74,7 +81,13 @@ type Data struct {
 	CorrelationID string `json:"correlationId,omitempty"`
 	JobID         string `json:"jobId,omitempty"`
 	Attempt       int    `json:"attempt,omitempty"`
+	// Severity is "critical" for events that need a person at once
+	// (target.unreachable); empty otherwise.
+	Severity string `json:"severity,omitempty"`
 }
+
+// SeverityCritical marks an event that needs a person at once.
+const SeverityCritical = "critical"
 
 // Event is a CloudEvents 1.0 outcome event in its JSON (structured) form.
 type Event struct {

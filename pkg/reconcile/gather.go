@@ -208,6 +208,8 @@ func (g *gatherer) endpoint(ctx context.Context, id string) error {
 	ep, err := g.m.endpoint(ctx, id)
 	if core.IsNotFound(err) {
 		g.s.SubjectGone = true
+		g.s.OnlyEndpoint = id
+		g.goneEndpointTargets(ctx)
 		return nil
 	}
 	if err != nil {

@@ -33,8 +33,8 @@ type Policy interface {
 type Kind string
 
 // Action kinds. Approve, Reject, CreateLink, UpdateLink, RemoveLink and
-// AddZoneGroup are changes (ARM writes); LeavePending and DNSFinding are
-// observations; ScheduleVerify and Enqueue are follow-ups (queue sends).
+// AddZoneGroup are changes (ARM writes); LeavePending, DNSFinding, Guard
+// and Unreachable (public.go) are observations; ScheduleVerify and Enqueue are follow-ups (queue sends).
 const (
 	KindApprove        Kind = "approve"
 	KindReject         Kind = "reject"
@@ -224,6 +224,7 @@ type approvedEndpoint struct {
 // to plan.
 func decideConnections(s State, p Policy) (actions []Action, approved []approvedEndpoint, notes []string) {
 	seen := map[string]bool{}
+	revoked := map[string]int{} // planned revocations per target (last private path guard)
 	for _, t := range s.Targets {
 		if !p.GovernsTarget(t) {
 			notes = append(notes, fmt.Sprintf("target %s is not governed by the policy: left alone", t.ID))
@@ -273,6 +274,11 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 				actions = append(actions, Action{Kind: KindLeavePending, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
 					Before: string(c.Status), After: string(c.Status), Connection: &conn})
 			case d.Revoke && d.Action == policy.ActionReject: // Approved, explicitly revoked
+				if g, guarded := guardRevoke(t, c, d.Rule, revoked); guarded {
+					actions = append(actions, g)
+					approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
+					continue
+				}
 				actions = append(actions, Action{Kind: KindReject, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
 					Description: d.Description, Revoke: true, Before: string(c.Status), After: string(core.StatusRejected), Connection: &conn})
 			default: // Approved stays approved
@@ -331,6 +337,7 @@ func ComputePlan(s State, p Policy) Plan {
 	pl.Notes = append(pl.Notes, s.Notes...)
 	if s.SubjectGone && s.Job.Subject != jobs.SubjectVNet {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("%s %s does not exist: nothing to do", s.Job.Subject, s.Job.SubjectID))
+		(&planner{s: s, p: p, plan: &pl}).unreachable()
 		return pl
 	}
 	b := &planner{s: s, p: p, plan: &pl, planned: map[string]bool{}}
@@ -411,6 +418,7 @@ func ComputePlan(s State, p Policy) Plan {
 		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: vid, Target: vid,
 			Reason: "peer of " + core.NameOf(s.Job.SubjectID) + ", which has too many peers to read in one job: reconciled in its own job", Job: &j})
 	}
+	b.unreachable()
 	b.scheduleVerify()
 	return pl
 }

@@ -143,7 +143,7 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 	if r.cfg.Policy.Mode() == policy.ModeAudit {
 		for _, a := range res.Plan.Actions {
 			result := outcome.ResultPlanned
-			if a.Kind == KindLeavePending || a.Kind == KindDNSFinding {
+			if a.Kind.IsObservation() {
 				result = outcome.ResultObserved
 			}
 			res.Applied = append(res.Applied, ActionResult{Action: a, Result: result})
@@ -187,6 +187,13 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 	for _, a := range pl.Actions {
 		if !a.Kind.IsChange() {
 			continue
+		}
+		if a.Kind == KindReject && a.Revoke {
+			reads++
+			if ar, guarded := r.guardAtApply(ctx, a); guarded {
+				out = append(out, ar)
+				continue
+			}
 		}
 		if a.Kind == KindApprove && a.Connection != nil && r.cfg.StaleAfter >= 0 {
 			tk := core.IDKey(a.Target)
@@ -247,7 +254,7 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 	}
 	for _, a := range pl.Actions {
 		switch a.Kind {
-		case KindLeavePending, KindDNSFinding:
+		case KindLeavePending, KindDNSFinding, KindGuard, KindUnreachable:
 			out = append(out, ActionResult{Action: a, Result: outcome.ResultObserved})
 		case KindScheduleVerify, KindEnqueue:
 			if len(errs) > 0 {
@@ -371,6 +378,10 @@ func (r *Reconciler) record(ctx context.Context, job jobs.Job, st State, res Res
 			typ = outcome.ZoneGroupCreated
 		case KindDNSFinding:
 			typ = outcome.DNSFinding
+		case KindGuard:
+			typ = outcome.PrivatePathGuarded
+		case KindUnreachable:
+			typ = outcome.TargetUnreachable
 		default:
 			continue // follow-ups are logged, not audit events
 		}
@@ -378,6 +389,9 @@ func (r *Reconciler) record(ctx context.Context, job jobs.Job, st State, res Res
 		d.Rule, d.Reason, d.Description = a.Rule, a.Reason, a.Description
 		d.Before, d.After, d.Target, d.Zone = a.Before, a.After, a.Target, a.Zone
 		d.Result, d.Error = ar.Result, ar.Error
+		if a.Kind == KindUnreachable {
+			d.Severity = outcome.SeverityCritical
+		}
 		evs = append(evs, outcome.New(typ, a.Resource, d, now))
 	}
 	if len(evs) == 0 {

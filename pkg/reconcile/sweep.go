@@ -168,5 +168,8 @@ func sweepReason(t core.Target) string {
 	if approved {
 		return "approved connections: check DNS"
 	}
+	if publicDisabled(t) {
+		return "public access Disabled and no approved connection: report the target unreachable"
+	}
 	return ""
 }

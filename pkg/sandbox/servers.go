@@ -129,6 +129,9 @@ func (s *Sandbox) healthcareServers() *hcfake.ServerFactory {
 			Get: func(ctx, string, string, *hc.WorkspacesClientGetOptions) (azfake.Responder[hc.WorkspacesClientGetResponse], azfake.ErrorResponder) {
 				return getR[hc.WorkspacesClientGetResponse](s)
 			},
+			BeginCreateOrUpdate: func(_ ctx, _, _ string, body hc.Workspace, _ *hc.WorkspacesClientBeginCreateOrUpdateOptions) (azfake.PollerResponder[hc.WorkspacesClientCreateOrUpdateResponse], azfake.ErrorResponder) {
+				return publicLRO[hc.WorkspacesClientCreateOrUpdateResponse](s, body, true)
+			},
 			NewListBySubscriptionPager: func(*hc.WorkspacesClientListBySubscriptionOptions) azfake.PagerResponder[hc.WorkspacesClientListBySubscriptionResponse] {
 				return pageR[hc.WorkspacesClientListBySubscriptionResponse](s)
 			},
@@ -139,6 +142,9 @@ func (s *Sandbox) healthcareServers() *hcfake.ServerFactory {
 		ServicesServer: hcfake.ServicesServer{
 			Get: func(ctx, string, string, *hc.ServicesClientGetOptions) (azfake.Responder[hc.ServicesClientGetResponse], azfake.ErrorResponder) {
 				return getR[hc.ServicesClientGetResponse](s)
+			},
+			BeginUpdate: func(_ ctx, _, _ string, body hc.ServicesPatchDescription, _ *hc.ServicesClientBeginUpdateOptions) (azfake.PollerResponder[hc.ServicesClientUpdateResponse], azfake.ErrorResponder) {
+				return publicLRO[hc.ServicesClientUpdateResponse](s, body, false)
 			},
 			NewListPager: func(*hc.ServicesClientListOptions) azfake.PagerResponder[hc.ServicesClientListResponse] {
 				return pageR[hc.ServicesClientListResponse](s)
