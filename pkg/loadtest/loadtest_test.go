@@ -311,3 +311,16 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(float64(rep.PeakHeapInuse)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(len(rep.Violations)), "violations")
 }
+
+// The full-size landing zone's policy (1,000 app subscriptions listed in its
+// conditions) must load within the policy's bounds: `handler bench` at full
+// size runs it, and only the small size runs in CI.
+func TestFullSpecPolicyLoads(t *testing.T) {
+	ld, err := Generate(FullSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := policy.Parse("loadtest-policy.yaml", []byte(ld.Policy)); err != nil {
+		t.Fatalf("the full-size load test's policy (%d bytes) does not load: %v", len(ld.Policy), err)
+	}
+}
