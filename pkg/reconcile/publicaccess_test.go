@@ -207,3 +207,28 @@ func TestPublicAccessOutcomeEvents(t *testing.T) {
 		t.Errorf("public-access-disabled event data %+v", dis[0].Data)
 	}
 }
+
+// In policy mode audit the disable is shown as planned and not written.
+func TestDisablePublicAccessPlannedInAuditMode(t *testing.T) {
+	f := openWorld()
+	g := newRig(t, f, func(p *fakePolicy) {
+		p.publicAccess = policy.PublicAccessDisableAfterVerification
+		p.mode = policy.ModeAudit
+	})
+	res, err := g.r.Handle(context.Background(), verifiedJob())
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := false
+	for _, ar := range res.Applied {
+		if ar.Action.Kind == KindDisablePublicAccess && ar.Result == outcome.ResultPlanned {
+			planned = true
+		}
+	}
+	if !planned {
+		t.Errorf("audit mode results %+v: want disable-public-access planned", res.Applied)
+	}
+	if got := f.targets[core.IDKey(wsID)].PublicNetworkAccess; got != core.PublicAccessEnabled {
+		t.Errorf("audit mode wrote publicNetworkAccess %q", got)
+	}
+}
