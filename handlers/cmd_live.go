@@ -55,6 +55,11 @@ func (readOnly) DeleteVNetLink(context.Context, core.VNetLink) (core.WriteResult
 func (readOnly) EnsureZoneGroup(context.Context, core.ZoneGroupSpec) (core.WriteResult, error) {
 	return core.WriteResult{}, &core.Error{Class: core.Fatal, Op: "ensure zone group", Err: errReadOnly}
 }
+func (readOnly) SetPublicNetworkAccess(context.Context, core.Target, string) (core.WriteResult, error) {
+	return core.WriteResult{}, &core.Error{Class: core.Fatal, Op: "set public network access", Err: errReadOnly}
+}
+
+var _ core.PublicAccessWriter = readOnly{}
 
 // collector is a jobs.Sender keeping the jobs in memory.
 type collector struct{ jobs []jobs.Job }

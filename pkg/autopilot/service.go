@@ -147,6 +147,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Verifier == nil && cfg.VerifierFor != nil {
 		s.cfg.Verifier = cfg.VerifierFor(s.sink)
 	}
+	if jr, ok := s.cfg.Verifier.(*verify.JobRunner); ok && jr.Reconcile == nil {
+		// a verified target gets the reconcile job that may close its public access
+		jr.Reconcile = cfg.Reconcile
+	}
 	s.intake = &events.Intake{Queue: s.jobs, Log: cfg.Log, Dead: cfg.Dead, Now: s.now, Observe: s.countEvents,
 		Subscriptions: eventSubscriptions(cfg.Policy, cfg.EventSubscriptions)}
 	return s, nil

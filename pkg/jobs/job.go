@@ -55,6 +55,12 @@ type Job struct {
 	Actor *core.Principal `json:"actor,omitempty"`
 	// Deleted is set when the triggering event said the subject was deleted.
 	Deleted bool `json:"deleted,omitempty"`
+	// PrivateVerified is set on the reconcile job of a target that the
+	// verification runner sends when the target's verification found its
+	// private access working (every VNet that must reach it resolves it
+	// privately and /metadata answers through its endpoints). Only then may
+	// the plan disable the target's public network access.
+	PrivateVerified bool `json:"privateVerified,omitempty"`
 	// NotBefore schedules the job; zero means now.
 	NotBefore time.Time `json:"notBefore,omitzero"`
 	// ResumeToken carries an unfinished long-running operation.

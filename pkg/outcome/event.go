@@ -43,6 +43,14 @@ const (
 	// access Disabled and no approved private endpoint connection left:
 	// nothing reaches it. The reason says what to do.
 	TargetUnreachable Type = "io.plautopilot.target.unreachable"
+	// PublicAccessDisabled records the disable-public-access action: a
+	// target's publicNetworkAccess set to Disabled after its private access
+	// was verified (policy targets.publicNetworkAccess).
+	PublicAccessDisabled Type = "io.plautopilot.target.public-access-disabled"
+	// PublicAccessOpen records a governed target whose public network
+	// access is Enabled where the policy audits or closes it (audit, or
+	// drift: turned back on).
+	PublicAccessOpen Type = "io.plautopilot.target.public-access-open"
 )
 
 // Results of an action, as recorded in Data.Result.

@@ -105,3 +105,20 @@ type VerifySettings struct {
 	ProbeMetadata bool          `json:"probeMetadata"`
 	ProbePublic   bool          `json:"probePublic"`
 }
+
+// PublicAccessMode says what the autopilot does about the public network
+// access of the targets it governs (targets.publicNetworkAccess).
+type PublicAccessMode string
+
+const (
+	// PublicAccessLeave never looks at public access (the default).
+	PublicAccessLeave PublicAccessMode = "leave"
+	// PublicAccessAudit reports a target whose public access is Enabled
+	// while its private access is verified, and writes nothing.
+	PublicAccessAudit PublicAccessMode = "audit"
+	// PublicAccessDisableAfterVerification sets publicNetworkAccess to
+	// Disabled once the target's verification passes (every VNet that must
+	// reach it resolves it privately and /metadata answers through the
+	// endpoint), never before; and again when someone turns it back on.
+	PublicAccessDisableAfterVerification PublicAccessMode = "disableAfterVerification"
+)

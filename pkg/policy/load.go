@@ -452,6 +452,14 @@ func (l *loader) targets(s *spec, p *Policy) {
 		p.ids = append(p.ids, id)
 		p.addSubscription(core.SubscriptionOf(id))
 	}
+	switch m := PublicAccessMode(t.PublicNetworkAccess); m {
+	case "":
+		p.publicAccess = PublicAccessLeave
+	case PublicAccessLeave, PublicAccessAudit, PublicAccessDisableAfterVerification:
+		p.publicAccess = m
+	default:
+		l.addf("$.targets.publicNetworkAccess", "", "publicNetworkAccess %q is not one of leave, audit, disableAfterVerification", t.PublicNetworkAccess)
+	}
 }
 
 // targetKindOf parses a workspace or legacy service id

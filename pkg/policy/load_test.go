@@ -206,3 +206,25 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("got %v, want an error naming the file", err)
 	}
 }
+
+func TestPublicNetworkAccessSetting(t *testing.T) {
+	if got := mustParse(t, base).PublicNetworkAccess(); got != PublicAccessLeave {
+		t.Fatalf("default publicNetworkAccess = %q, want leave: the autopilot must not touch public access unless asked", got)
+	}
+	for _, m := range []PublicAccessMode{PublicAccessLeave, PublicAccessAudit, PublicAccessDisableAfterVerification} {
+		src := strings.Replace(base, "  allOfType: [workspaces]\n", "  allOfType: [workspaces]\n  publicNetworkAccess: "+string(m)+"\n", 1)
+		if got := mustParse(t, src).PublicNetworkAccess(); got != m {
+			t.Errorf("publicNetworkAccess: %s loaded as %q", m, got)
+		}
+	}
+	src := strings.Replace(base, "  allOfType: [workspaces]\n", "  allOfType: [workspaces]\n  publicNetworkAccess: disable\n", 1)
+	_, err := Parse("test.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("publicNetworkAccess: disable was accepted")
+	}
+	for _, want := range []string{"targets.publicNetworkAccess", `"disable"`, "leave, audit, disableAfterVerification"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}

@@ -23,6 +23,9 @@ type targetsSpec struct {
 	Subscriptions []string `yaml:"subscriptions"`
 	AllOfType     []string `yaml:"allOfType"`
 	IDs           []string `yaml:"ids"`
+	// PublicNetworkAccess is leave (default), audit or
+	// disableAfterVerification, for every target this selection governs.
+	PublicNetworkAccess string `yaml:"publicNetworkAccess"`
 }
 
 type connRuleSpec struct {

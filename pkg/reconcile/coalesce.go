@@ -71,7 +71,13 @@ func NewCoalescer() *Coalescer {
 // change what the reconciler does (a deleted subject, a peering event).
 func CoalesceKey(j jobs.Job) string {
 	peering := strings.Contains(strings.ToLower(j.Reason), "virtualnetworkpeerings")
-	return fmt.Sprintf("%s|%s|%t|%t", j.Subject, core.IDKey(j.TargetID), j.Deleted, peering)
+	key := fmt.Sprintf("%s|%s|%t|%t", j.Subject, core.IDKey(j.TargetID), j.Deleted, peering)
+	if j.PrivateVerified {
+		// only a run that knew private access was verified may close public
+		// access: other reconciles of the target do not cover it
+		key += "|verified"
+	}
+	return key
 }
 
 type admission int

@@ -47,6 +47,7 @@ type fakePolicy struct {
 	linkPeered    bool
 	removeOwn     bool
 	delay         time.Duration
+	publicAccess  policy.PublicAccessMode
 	// inputs seen, for assertions
 	mu      sync.Mutex
 	decided []policy.ConnectionInput
@@ -115,6 +116,12 @@ func (p *fakePolicy) Mode() policy.Mode                { return p.mode }
 func (p *fakePolicy) RemoveOwnLinksOnVNetDelete() bool { return p.removeOwn }
 func (p *fakePolicy) LinkEndpointVNets() bool          { return p.linkEndpoint }
 func (p *fakePolicy) LinkPeeredVNets() bool            { return p.linkPeered }
+func (p *fakePolicy) PublicNetworkAccess() policy.PublicAccessMode {
+	if p.publicAccess == "" {
+		return policy.PublicAccessLeave
+	}
+	return p.publicAccess
+}
 
 // fakeARM is a small state-backed core.ARM that counts calls and can fail
 // chosen operations.
@@ -265,6 +272,25 @@ func (f *fakeARM) SetConnectionStatus(_ context.Context, c core.Connection, st c
 		}
 	}
 	return core.WriteResult{}, notFound("set connection status", c.ID)
+}
+
+func (f *fakeARM) SetPublicNetworkAccess(_ context.Context, tg core.Target, access string) (core.WriteResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.injected("SetPublicNetworkAccess"); err != nil {
+		return core.WriteResult{}, err
+	}
+	t, ok := f.targets[core.IDKey(tg.ID)]
+	if !ok {
+		return core.WriteResult{}, notFound("set public network access", tg.ID)
+	}
+	if strings.EqualFold(t.PublicNetworkAccess, access) {
+		return core.WriteResult{}, nil
+	}
+	t.PublicNetworkAccess = access
+	f.targets[core.IDKey(t.ID)] = t
+	f.wrote("SetPublicNetworkAccess", t.ID)
+	return core.WriteResult{Changed: true}, nil
 }
 
 func (f *fakeARM) EnsureVNetLink(_ context.Context, s core.LinkSpec) (core.WriteResult, error) {

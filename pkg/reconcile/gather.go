@@ -164,7 +164,7 @@ func gather(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time
 	g := &gatherer{m: newMemo(r), p: p, now: now, parallel: parallel}
 	g.s = State{
 		Job: JobInfo{ID: job.ID, Subject: job.Subject, SubjectID: job.TargetID, CorrelationID: job.CorrelationID,
-			Reason: job.Reason, Deleted: job.Deleted, Actor: job.Actor},
+			Reason: job.Reason, Deleted: job.Deleted, Actor: job.Actor, PrivateVerified: job.PrivateVerified},
 		Now:       now,
 		Endpoints: map[string]EndpointState{},
 		VNets:     map[string]VNetState{},

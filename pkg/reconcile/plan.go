@@ -27,6 +27,7 @@ type Policy interface {
 	RemoveOwnLinksOnVNetDelete() bool
 	LinkEndpointVNets() bool
 	LinkPeeredVNets() bool
+	PublicNetworkAccess() policy.PublicAccessMode
 }
 
 // Kind is what an Action does.
@@ -56,7 +57,7 @@ const (
 // IsChange reports whether the kind is an ARM write.
 func (k Kind) IsChange() bool {
 	switch k {
-	case KindApprove, KindReject, KindCreateLink, KindUpdateLink, KindRemoveLink, KindAddZoneGroup:
+	case KindApprove, KindReject, KindCreateLink, KindUpdateLink, KindRemoveLink, KindAddZoneGroup, KindDisablePublicAccess:
 		return true
 	}
 	return false
@@ -126,7 +127,7 @@ func (p Plan) FollowUps() []Action {
 // Observations returns the actions that record a decision or a finding
 // without a write (connections left pending, DNS findings).
 func (p Plan) Observations() []Action {
-	return p.filter(func(k Kind) bool { return k == KindLeavePending || k == KindDNSFinding })
+	return p.filter(func(k Kind) bool { return k == KindLeavePending || k == KindDNSFinding || k == KindPublicAccessOpen })
 }
 
 // Empty reports whether the plan changes nothing in Azure. A plan computed
@@ -152,6 +153,9 @@ type JobInfo struct {
 	Reason        string          `json:"reason,omitempty"`
 	Deleted       bool            `json:"deleted,omitempty"`
 	Actor         *core.Principal `json:"actor,omitempty"`
+	// PrivateVerified: the job comes from a verification that found the
+	// target's private access working (jobs.Job.PrivateVerified).
+	PrivateVerified bool `json:"privateVerified,omitempty"`
 }
 
 // EndpointState is a gathered endpoint: Endpoint nil when it could not be
@@ -419,6 +423,7 @@ func ComputePlan(s State, p Policy) Plan {
 			Reason: "peer of " + core.NameOf(s.Job.SubjectID) + ", which has too many peers to read in one job: reconciled in its own job", Job: &j})
 	}
 	b.unreachable()
+	b.publicAccess()
 	b.scheduleVerify()
 	return pl
 }
@@ -637,7 +642,7 @@ func (b *planner) addVerify(subject jobs.Subject, id string) {
 func (b *planner) scheduleVerify() {
 	var subjects []verifySubject
 	for _, a := range b.plan.Actions {
-		if (a.Kind == KindApprove || a.Kind == KindReject) && a.Target != "" {
+		if (a.Kind == KindApprove || a.Kind == KindReject || a.Kind == KindDisablePublicAccess) && a.Target != "" {
 			subjects = append(subjects, verifySubject{jobs.SubjectTarget, a.Target})
 		}
 	}
@@ -648,6 +653,10 @@ func (b *planner) scheduleVerify() {
 		}
 	}
 	delay := b.p.Verification().Delay
+	why := fmt.Sprintf("changes made; verify after %s", delay)
+	if b.plan.Empty() {
+		why = fmt.Sprintf("verify private access after %s, before public network access is disabled", delay)
+	}
 	seen := map[string]bool{}
 	for _, v := range subjects {
 		k := string(v.subject) + "|" + core.IDKey(v.id)
@@ -659,7 +668,7 @@ func (b *planner) scheduleVerify() {
 			Kind: jobs.KindVerify, Subject: v.subject, TargetID: v.id, Attempt: 1, CorrelationID: b.s.Job.CorrelationID,
 			Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: b.s.Now.Add(delay), Created: b.s.Now}
 		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindScheduleVerify, Resource: v.id, Rule: RuleVerify,
-			Reason: fmt.Sprintf("changes made; verify after %s", delay), Job: &j})
+			Reason: why, Job: &j})
 	}
 }
 

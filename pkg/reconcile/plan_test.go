@@ -13,7 +13,7 @@ import (
 
 // stateOf builds a State from a fake world as gather would for a target job.
 func stateOf(f *fakeARM, job jobs.Job) State {
-	s := State{Job: JobInfo{ID: job.ID, Subject: job.Subject, SubjectID: job.TargetID, CorrelationID: "corr-1", Deleted: job.Deleted},
+	s := State{Job: JobInfo{ID: job.ID, Subject: job.Subject, SubjectID: job.TargetID, CorrelationID: "corr-1", Deleted: job.Deleted, PrivateVerified: job.PrivateVerified},
 		Now: t0, Endpoints: map[string]EndpointState{}, VNets: map[string]VNetState{}, Links: map[string][]core.VNetLink{}}
 	for _, t := range f.targets {
 		s.Targets = append(s.Targets, t)

@@ -32,7 +32,7 @@ const (
 // queue send.
 func (k Kind) IsObservation() bool {
 	switch k {
-	case KindLeavePending, KindDNSFinding, KindGuard, KindUnreachable:
+	case KindLeavePending, KindDNSFinding, KindGuard, KindUnreachable, KindPublicAccessOpen:
 		return true
 	}
 	return false

@@ -195,6 +195,18 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 				continue
 			}
 		}
+		if a.Kind == KindDisablePublicAccess {
+			reads++
+			ar, err := r.disablePublicAccess(ctx, a)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ar.Result == outcome.ResultApplied || ar.Result == outcome.ResultInProgress {
+				writes++
+			}
+			out = append(out, ar)
+			continue
+		}
 		if a.Kind == KindApprove && a.Connection != nil && r.cfg.StaleAfter >= 0 {
 			tk := core.IDKey(a.Target)
 			at, ok := readAt[tk]
@@ -254,7 +266,7 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 	}
 	for _, a := range pl.Actions {
 		switch a.Kind {
-		case KindLeavePending, KindDNSFinding, KindGuard, KindUnreachable:
+		case KindLeavePending, KindDNSFinding, KindGuard, KindUnreachable, KindPublicAccessOpen:
 			out = append(out, ActionResult{Action: a, Result: outcome.ResultObserved})
 		case KindScheduleVerify, KindEnqueue:
 			if len(errs) > 0 {
@@ -382,6 +394,10 @@ func (r *Reconciler) record(ctx context.Context, job jobs.Job, st State, res Res
 			typ = outcome.PrivatePathGuarded
 		case KindUnreachable:
 			typ = outcome.TargetUnreachable
+		case KindDisablePublicAccess:
+			typ = outcome.PublicAccessDisabled
+		case KindPublicAccessOpen:
+			typ = outcome.PublicAccessOpen
 		default:
 			continue // follow-ups are logged, not audit events
 		}

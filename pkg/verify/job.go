@@ -58,6 +58,12 @@ type JobRunner struct {
 	// the policy's probePublic is on. Nil: https://FQDN/metadata (resolved
 	// with the Verifier's PublicResolver). Returning "" skips the probe.
 	PublicURL func(fqdn string) string
+	// Reconcile, when set, receives a reconcile job of the target
+	// (jobs.Job.PrivateVerified) after a run of a target's verification
+	// job found its private access working, so that the plan may disable
+	// its public network access (policy targets.publicNetworkAccess). Not
+	// sent when the policy leaves public access alone.
+	Reconcile jobs.Sender
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	Log zerolog.Logger
@@ -174,6 +180,9 @@ func (r *JobRunner) ProcessJob(ctx context.Context, job jobs.Job) JobResult {
 			r.Log.Error().Err(err).Str("jobId", job.ID).Str("outcome", string(res.Event.Type)).Msg("verification outcome not published")
 		}
 	}
+	if job.Subject == jobs.SubjectTarget && len(subjects) > 0 && rep.PrivateAccessVerified() {
+		r.privateVerified(ctx, job, attempt)
+	}
 	lg := r.Log.Info()
 	if rep.Status != StatusPass {
 		lg = r.Log.Warn()
@@ -181,6 +190,49 @@ func (r *JobRunner) ProcessJob(ctx context.Context, job jobs.Job) JobResult {
 	lg.Str("jobId", job.ID).Str("subject", string(job.Subject)).Str("id", job.TargetID).Int("attempt", attempt).
 		Str("status", string(rep.Status)).Bool("retry", retry).Dur("delay", delay).Str("summary", rep.Summary).Msg("verification run")
 	return res
+}
+
+// publicCheckPrefix starts the name of the public probe's check.
+const publicCheckPrefix = "public GET "
+
+// PrivateAccessVerified reports whether every check of the report other
+// than the public probe passed (or was skipped) and at least one such check
+// ran: every VNet that must reach the subject resolves it privately and
+// /metadata answers through the endpoint, whatever the public path does.
+func (r Report) PrivateAccessVerified() bool {
+	n := 0
+	for _, c := range r.Checks {
+		if strings.Contains(c.Name, publicCheckPrefix) {
+			continue
+		}
+		if !c.ok() {
+			return false
+		}
+		if c.Status == StatusPass {
+			n++
+		}
+	}
+	return n > 0
+}
+
+// privateVerified sends the reconcile job of a target whose private access
+// the run verified (see JobRunner.Reconcile).
+func (r *JobRunner) privateVerified(ctx context.Context, job jobs.Job, attempt int) {
+	if r.Reconcile == nil {
+		return
+	}
+	if p, ok := r.Policy.(interface {
+		PublicNetworkAccess() policy.PublicAccessMode
+	}); !ok || p.PublicNetworkAccess() == policy.PublicAccessLeave {
+		return
+	}
+	j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectTarget, job.TargetID, fmt.Sprintf("verified:%s:%d", job.ID, attempt)),
+		Kind: jobs.KindReconcile, Subject: jobs.SubjectTarget, TargetID: job.TargetID, Attempt: 1, CorrelationID: job.CorrelationID,
+		Reason: "private access verified by verification job " + job.ID, PrivateVerified: true, Created: r.now()}
+	if err := r.Reconcile.Send(ctx, j); err != nil {
+		r.Log.Error().Err(err).Str("jobId", job.ID).Str("target", job.TargetID).
+			Msg("private access verified but the reconcile job that may close public access was not sent; the next verification sends it again")
+	}
 }
 
 // event builds the outcome event of a run.

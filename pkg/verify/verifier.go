@@ -369,7 +369,7 @@ func (v *Verifier) plan(w *world) []check {
 		}
 	}
 	if w.s.PublicURL != "" {
-		cs = append(cs, check{name: "public GET " + w.s.PublicURL + " refused", run: func(ctx context.Context) CheckResult {
+		cs = append(cs, check{name: publicCheckPrefix + w.s.PublicURL + " refused", run: func(ctx context.Context) CheckResult {
 			return v.checkPublic(ctx, v.client(v.PublicResolver), w.s.PublicURL)
 		}})
 	}
