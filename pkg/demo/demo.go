@@ -277,7 +277,7 @@ func (s *story) play(ctx context.Context) error {
 			s.problem("from spoke-app-vnet %s resolves %s -> %v, want the alias in %s and %s", wsFQDN, strings.Join(a.Chain, " -> "), a.IPs, fhirZone, appIP)
 		}
 		if st, err := w.vq.Stats(ctx); err == nil && !st.NextDue.IsZero() {
-			p.say("verification scheduled for %s (policy delay %s)", st.NextDue.UTC().Format("15:04:05"), w.pol.Verification().Delay)
+			p.say("verification scheduled for %s (policy delay %s after the %s window of the changes)", st.NextDue.UTC().Format("15:04:05"), w.pol.Verification().Delay, reconcile.FollowUpWindow)
 		}
 		return nil
 	})
