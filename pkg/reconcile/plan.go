@@ -635,12 +635,14 @@ func (b *planner) addVerify(subject jobs.Subject, id string) {
 // of an approval or rejection, the endpoint whose DNS changed, or the VNet
 // linked by a link rule alone.
 //
-// Like the follow-up jobs, a verification job's id names its subject and
-// FollowUpWindow, not the reconcile job: two jobs that change one subject
-// in the same window (the approval and the rejection of two endpoints of a
-// target) schedule the same job, which the queue's duplicate detection
-// keeps once. It runs the policy's delay after the window has closed, so it
-// checks every change made in the window.
+// Like the follow-up jobs, a verification job's id names its subject and a
+// window, not the reconcile job: two jobs that change one subject in the
+// same window (the approval and the rejection of two endpoints of a target)
+// schedule the same job, which the queue's duplicate detection keeps once.
+// It runs the policy's delay after the window has closed, so it checks every
+// change made in the window. The window is FollowUpWindow, or the delay when
+// that is shorter (a policy that asks for a check after 1s gets it within
+// 2s).
 func (b *planner) scheduleVerify() {
 	var subjects []verifySubject
 	for _, a := range b.plan.Actions {
@@ -655,7 +657,8 @@ func (b *planner) scheduleVerify() {
 		}
 	}
 	delay := b.p.Verification().Delay
-	window := b.s.Now.UTC().Truncate(FollowUpWindow)
+	size := min(FollowUpWindow, max(delay, 0))
+	window := b.s.Now.UTC().Truncate(size)
 	seen := map[string]bool{}
 	for _, v := range subjects {
 		k := string(v.subject) + "|" + core.IDKey(v.id)
@@ -663,9 +666,9 @@ func (b *planner) scheduleVerify() {
 			continue
 		}
 		seen[k] = true
-		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindVerify, v.subject, v.id, "verify:"+window.Format(time.RFC3339)),
+		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindVerify, v.subject, v.id, "verify:"+window.Format(time.RFC3339Nano)),
 			Kind: jobs.KindVerify, Subject: v.subject, TargetID: v.id, Attempt: 1, CorrelationID: b.s.Job.CorrelationID,
-			Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: window.Add(FollowUpWindow + delay), Created: b.s.Now}
+			Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: window.Add(size + delay), Created: b.s.Now}
 		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindScheduleVerify, Resource: v.id, Rule: RuleVerify,
 			Reason: fmt.Sprintf("changes made; verify after %s", delay), Job: &j})
 	}

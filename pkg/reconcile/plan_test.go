@@ -385,3 +385,21 @@ func TestVerifyJobsOfOneWindowCollapse(t *testing.T) {
 		}
 	}
 }
+
+// A policy with a verification delay shorter than FollowUpWindow gets its
+// check within twice the delay, not after the window.
+func TestShortVerifyDelayIsNotStretchedToTheWindow(t *testing.T) {
+	p := newFakePolicy()
+	p.delay = time.Second
+	s := stateOf(world(), reconcileJob(jobs.SubjectTarget, wsID))
+	s.Now = t0.Add(1500 * time.Millisecond)
+	vs := verifyJobs(ComputePlan(s, p))
+	if len(vs) == 0 {
+		t.Fatal("no verification scheduled after an approval")
+	}
+	for k, j := range vs {
+		if due := t0.Add(3 * time.Second); !j.NotBefore.Equal(due) {
+			t.Errorf("verification of %s due %v, want %v: the end of the 1s window plus the 1s delay", k, j.NotBefore, due)
+		}
+	}
+}
