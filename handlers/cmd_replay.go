@@ -167,7 +167,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 			// The vocabulary of docs/vocabulary.md: ARM reads/writes are the
 			// reconciler's calls (as /api/status counts them); the sandbox
 			// also counts HTTP requests (LRO polls and retries included).
-			fmt.Fprintf(stdout, "ARM reads %d, writes %d; sandbox HTTP requests: reads %d, writes %d\n", s.Reads, s.Writes, s.ARMReads, s.ARMWrites)
+			fmt.Fprintf(stdout, "ARM reads %d, writes %d; sandbox HTTP requests: %d reads, %d writes\n", s.Reads, s.Writes, s.ARMReads, s.ARMWrites)
 		}
 		for _, d := range rep.DeadLetters {
 			fmt.Fprintf(stdout, "dead-lettered %s %s: %s: %s\n", d.Job.Subject, d.Job.TargetID, d.Reason, d.Description)

@@ -60,14 +60,23 @@ type Link struct {
 	Rule string `json:"rule"`
 }
 
-// Check is one verification run.
+// Check is one verification run: attempt Attempt of a verification of
+// Subject.
 type Check struct {
-	Time      time.Time `json:"time"`
-	Subject   string    `json:"subject"`
-	Attempt   int       `json:"attempt"`
-	Status    string    `json:"status"`
-	Summary   string    `json:"summary"`
-	Diagnosis string    `json:"diagnosis,omitempty"`
+	Time    time.Time `json:"time"`
+	Subject string    `json:"subject"`
+	Attempt int       `json:"attempt"`
+	// JobID is the job of this attempt; Trigger says why the verification
+	// ran: "requested" (POST /api/verify) or "scheduled" (after a reconcile
+	// job's changes).
+	JobID     string `json:"jobId"`
+	Trigger   string `json:"trigger"`
+	Status    string `json:"status"`
+	Summary   string `json:"summary"`
+	Diagnosis string `json:"diagnosis,omitempty"`
+	// run names the verification (correlation and subject): its attempts
+	// share it even when each is a job of its own.
+	run string
 }
 
 // Step is one step of the story.
@@ -77,10 +86,14 @@ type Step struct {
 	Event string        `json:"event,omitempty"`
 	Wall  time.Duration `json:"wallNs"`
 	// SimStart and SimEnd are the simulated clock around the step.
-	SimStart  time.Time `json:"simStart"`
-	SimEnd    time.Time `json:"simEnd"`
-	ARMReads  int       `json:"armReads"`
-	ARMWrites int       `json:"armWrites"`
+	SimStart time.Time `json:"simStart"`
+	SimEnd   time.Time `json:"simEnd"`
+	// ARMReads and ARMWrites (writes include deletes) are the sandbox's
+	// HTTP requests in the step, LRO polls and retries included;
+	// SandboxRequests says the same under a name that says so.
+	ARMReads        int              `json:"armReads"`
+	ARMWrites       int              `json:"armWrites"`
+	SandboxRequests sandbox.Requests `json:"sandboxRequests"`
 }
 
 // Result is what the story did and whether it went as expected.
@@ -95,11 +108,14 @@ type Result struct {
 	Links      []Link     `json:"links"`
 	ZoneGroups []string   `json:"zoneGroups"`
 	Checks     []Check    `json:"checks"`
-	// ARM counts the sandbox's requests (reads include LRO polls).
-	ARMReads  int           `json:"armReads"`
-	ARMWrites int           `json:"armWrites"`
-	Wall      time.Duration `json:"wallNs"`
-	Simulated time.Duration `json:"simulatedNs"`
+	// ARMReads and ARMWrites count the sandbox's HTTP requests (reads
+	// include LRO polls, writes include deletes); SandboxRequests says the
+	// same under a name that says so (docs/vocabulary.md).
+	ARMReads        int              `json:"armReads"`
+	ARMWrites       int              `json:"armWrites"`
+	SandboxRequests sandbox.Requests `json:"sandboxRequests"`
+	Wall            time.Duration    `json:"wallNs"`
+	Simulated       time.Duration    `json:"simulatedNs"`
 }
 
 // FindModuleRoot walks up from dir to the folder whose go.mod declares
@@ -127,6 +143,9 @@ type story struct {
 	mark int // outcome events already shown
 	// zoneGroupZones: endpoint name -> the zones its new zone group names
 	zoneGroupZones map[string]string
+	// requested holds the ids of the verification jobs the operator asked
+	// for (POST /api/verify): RequestVerify makes a job its own correlation.
+	requested map[string]bool
 }
 
 func (s *story) problem(format string, a ...any) {
@@ -180,6 +199,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	st := sb.Stats()
 	res.ARMReads, res.ARMWrites = st.Reads, st.Writes+st.Deletes
+	res.SandboxRequests = st.Requests()
 	res.Wall, res.Simulated = time.Since(wall), w.clock.Now().Sub(storyStart)
 	s.summary()
 	res.OK = len(res.Problems) == 0
@@ -198,11 +218,12 @@ func (s *story) step(n int, title, event string, fn func() error) error {
 	st.SimEnd = s.w.clock.Now()
 	st.ARMReads = after.Reads - before.Reads
 	st.ARMWrites = after.Writes + after.Deletes - before.Writes - before.Deletes
+	st.SandboxRequests = after.Requests().Since(before.Requests())
 	s.res.Steps = append(s.res.Steps, st)
 	if err != nil {
 		return fmt.Errorf("demo: step %d (%s): %w", n, title, err)
 	}
-	s.p.say("%s", s.p.paint(cDim, fmt.Sprintf("step took %s, %d ARM reads, %d ARM writes", roundWall(st.Wall), st.ARMReads, st.ARMWrites)))
+	s.p.say("%s", s.p.paint(cDim, fmt.Sprintf("step took %s; sandbox HTTP requests: %d reads, %d writes", roundWall(st.Wall), st.ARMReads, st.ARMWrites)))
 	return nil
 }
 
@@ -256,7 +277,7 @@ func (s *story) play(ctx context.Context) error {
 			s.problem("from spoke-app-vnet %s resolves %s -> %v, want the alias in %s and %s", wsFQDN, strings.Join(a.Chain, " -> "), a.IPs, fhirZone, appIP)
 		}
 		if st, err := w.vq.Stats(ctx); err == nil && !st.NextDue.IsZero() {
-			p.say("verification scheduled for %s (policy delay %s)", st.NextDue.UTC().Format("15:04:05"), w.pol.Verification().Delay)
+			p.say("verification scheduled for %s (policy delay %s after the %s window of the changes)", st.NextDue.UTC().Format("15:04:05"), w.pol.Verification().Delay, reconcile.FollowUpWindow)
 		}
 		return nil
 	})
@@ -322,7 +343,12 @@ func (s *story) play(ctx context.Context) error {
 			s.problem("before its link spoke-new-vnet resolves %s to %v, want the public %s", wsFQDN, ws.IPs, sandboxnet.DefaultPublicIP)
 		}
 		p.say("operator asks the autopilot to verify spoke-new-vnet now (POST /api/verify)")
-		if _, err := w.svc.RequestVerify(ctx, newVNet); err != nil {
+		id, err := w.svc.RequestVerify(ctx, newVNet)
+		if s.requested == nil {
+			s.requested = map[string]bool{}
+		}
+		s.requested[id] = true
+		if err != nil {
 			return err
 		}
 		if _, err := w.verifyDue(ctx, w.clock.Now()); err != nil {
@@ -471,9 +497,16 @@ func (s *story) showOutcomes() []outcome.Event {
 			}
 			p.ok("%s %s to %s (rule %s)", verb, name, core.NameOf(e.Data.Zone), why)
 		case outcome.VerifyPassed, outcome.VerifyFailed, verify.VerifyRetry, outcome.SubjectGone:
-			c := Check{Time: e.Time, Subject: name, Attempt: e.Data.Attempt, Status: e.Data.Result, Summary: e.Data.Reason, Diagnosis: e.Data.Error}
+			c := Check{Time: e.Time, Subject: name, Attempt: e.Data.Attempt, JobID: e.Data.JobID, Trigger: "scheduled",
+				Status: e.Data.Result, Summary: e.Data.Reason, Diagnosis: e.Data.Error, run: e.Data.CorrelationID + "|" + e.Subject}
+			if s.requested[e.Data.CorrelationID] {
+				c.Trigger = "requested"
+			}
 			if e.Type == outcome.SubjectGone {
 				c.Status = "gone"
+			}
+			if slices.ContainsFunc(s.res.Checks, func(o Check) bool { return o.run == c.run && o.Attempt == c.Attempt }) {
+				continue // an attempt delivered twice: listed once
 			}
 			s.res.Checks = append(s.res.Checks, c)
 			line := fmt.Sprintf("verification of %s (attempt %d): %s, %s", name, c.Attempt, strings.ToUpper(c.Status), c.Summary)
@@ -603,11 +636,12 @@ func (s *story) summary() {
 	p.table([]string{"change", "resource", "zone", "rule"}, rows)
 	p.say("verification runs")
 	rows = nil
+	sortChecks(res.Checks)
 	for _, c := range res.Checks {
-		rows = append(rows, []string{c.Time.UTC().Format("15:04:05"), c.Subject, fmt.Sprint(c.Attempt), strings.ToUpper(c.Status), c.Summary})
+		rows = append(rows, []string{c.Time.UTC().Format("15:04:05"), c.Subject, c.Trigger, fmt.Sprint(c.Attempt), strings.ToUpper(c.Status), c.Summary})
 	}
-	p.table([]string{"time", "subject", "try", "status", "summary"}, rows)
-	p.say("events and cost")
+	p.table([]string{"time", "subject", "job", "try", "status", "summary"}, rows)
+	p.say("events and cost (sandbox HTTP requests: what ARM's request limits see, LRO polls included)")
 	rows = nil
 	for _, st := range res.Steps {
 		ev := st.Event
@@ -617,8 +651,8 @@ func (s *story) summary() {
 		rows = append(rows, []string{fmt.Sprint(st.N), ev, st.SimStart.UTC().Format("15:04:05") + "-" + st.SimEnd.UTC().Format("15:04:05"),
 			roundWall(st.Wall).String(), fmt.Sprint(st.ARMReads), fmt.Sprint(st.ARMWrites)})
 	}
-	p.table([]string{"step", "event", "simulated", "wall", "ARM reads", "ARM writes"}, rows)
-	p.say("total: %d ARM reads, %d ARM writes, %s wall time, %s simulated", res.ARMReads, res.ARMWrites, roundWall(res.Wall), res.Simulated)
+	p.table([]string{"step", "event", "simulated", "wall", "HTTP reads", "HTTP writes"}, rows)
+	p.say("total: sandbox HTTP requests: %d reads, %d writes; %s wall time, %s simulated", res.ARMReads, res.ARMWrites, roundWall(res.Wall), res.Simulated)
 	if len(res.Problems) == 0 {
 		fmt.Fprintf(p.out, "\n%s\n", p.paint(cBold+cGreen, "The story went as expected."))
 		return
@@ -627,4 +661,32 @@ func (s *story) summary() {
 	for _, pr := range res.Problems {
 		fmt.Fprintf(p.out, "  - %s\n", pr)
 	}
+}
+
+// sortChecks orders verification runs as a reader follows them:
+// verifications by their first attempt, then each one's attempts in order (a
+// later verification's attempt 1 after an earlier one's attempt 2 is a new
+// verification, not a step back).
+func sortChecks(cs []Check) {
+	first, order := map[string]time.Time{}, map[string]int{}
+	for i, c := range cs {
+		if t, ok := first[c.run]; !ok || c.Time.Before(t) {
+			first[c.run] = c.Time
+		}
+		if _, ok := order[c.run]; !ok {
+			order[c.run] = i
+		}
+	}
+	slices.SortStableFunc(cs, func(a, b Check) int {
+		if c := first[a.run].Compare(first[b.run]); c != 0 {
+			return c
+		}
+		if c := order[a.run] - order[b.run]; c != 0 {
+			return c
+		}
+		if c := a.Attempt - b.Attempt; c != 0 {
+			return c
+		}
+		return a.Time.Compare(b.Time)
+	})
 }

@@ -3,10 +3,12 @@ package demo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The demo is part of `make test`: the whole story plays on the sandbox,
@@ -56,6 +58,10 @@ func TestDemoStory(t *testing.T) {
 	if len(res.Steps) != 4 || res.ARMWrites == 0 {
 		t.Errorf("result: %d steps, %d ARM writes; want 4 steps and some writes", len(res.Steps), res.ARMWrites)
 	}
+	if r := res.SandboxRequests; r.Reads != res.ARMReads || r.Writes+r.Deletes != res.ARMWrites || r.Reads == 0 {
+		t.Errorf("sandboxRequests %+v, want the same requests as armReads %d and armWrites %d (writes and deletes)", r, res.ARMReads, res.ARMWrites)
+	}
+	checkVerificationTable(t, res.Checks)
 	if t.Failed() {
 		t.Log(out.String())
 	}
@@ -95,5 +101,44 @@ func TestFindModuleRoot(t *testing.T) {
 	}
 	if _, err := FindModuleRoot(t.TempDir()); err == nil || !strings.Contains(err.Error(), "--scenario") {
 		t.Errorf("outside the repository: got %v, want an error pointing to --scenario and --policy", err)
+	}
+}
+
+// checkVerificationTable: the summary lists each verification attempt once,
+// verifications in the order they started and each one's attempts 1, 2, ...
+// in order; two reconcile jobs that changed one subject at once (the
+// approval and the rejection on contoso-health) caused one verification.
+func checkVerificationTable(t *testing.T, checks []Check) {
+	t.Helper()
+	var lines []string
+	for _, c := range checks {
+		lines = append(lines, fmt.Sprintf("%s %s %s try %d %s", c.Time.Format("15:04:05"), c.Subject, c.Trigger, c.Attempt, c.Status))
+	}
+	table := strings.Join(lines, "\n")
+	seen := map[string]bool{}
+	last := map[string]int{} // run -> last attempt listed
+	var lastStart time.Time
+	for i, c := range checks {
+		if k := fmt.Sprint(c.Time, c.Subject, c.Attempt); seen[k] {
+			t.Errorf("verification of %s attempt %d at %s listed twice:\n%s", c.Subject, c.Attempt, c.Time.Format("15:04:05"), table)
+		} else {
+			seen[k] = true
+		}
+		if c.Attempt != last[c.run]+1 {
+			t.Errorf("row %d: verification of %s attempt %d follows attempt %d of the same verification:\n%s", i+1, c.Subject, c.Attempt, last[c.run], table)
+		}
+		if last[c.run] == 0 {
+			if c.Time.Before(lastStart) {
+				t.Errorf("row %d: a verification that started at %s is listed after one that started at %s:\n%s", i+1, c.Time.Format("15:04:05"), lastStart.Format("15:04:05"), table)
+			}
+			lastStart = c.Time
+		}
+		last[c.run] = c.Attempt
+		if c.JobID == "" || (c.Trigger != "requested" && c.Trigger != "scheduled") {
+			t.Errorf("row %d: job %q trigger %q, want a job id and requested or scheduled", i+1, c.JobID, c.Trigger)
+		}
+	}
+	if !strings.Contains(table, "spoke-new-vnet requested try 1 retry\n") || !strings.Contains(table, "spoke-new-vnet requested try 2 pass") {
+		t.Errorf("the requested verification of spoke-new-vnet should show attempt 1 (retry) then 2 (pass):\n%s", table)
 	}
 }

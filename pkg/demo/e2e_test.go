@@ -59,9 +59,9 @@ func TestVerificationEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantDue := storyStart.Add(5 * time.Minute)
+	wantDue := storyStart.Truncate(reconcile.FollowUpWindow).Add(reconcile.FollowUpWindow + 5*time.Minute)
 	if vst.Scheduled == 0 || !vst.NextDue.Equal(wantDue) {
-		t.Fatalf("verify queue after approval: %d scheduled, next due %s; want some due at %s (policy delay 5m)", vst.Scheduled, vst.NextDue, wantDue)
+		t.Fatalf("verify queue after approval: %d scheduled, next due %s; want some due at %s (policy delay 5m after the changes' window)", vst.Scheduled, vst.NextDue, wantDue)
 	}
 	if n := len(w.mem.ByType(outcome.VerifyPassed, outcome.VerifyFailed, verify.VerifyRetry)); n != 0 {
 		t.Fatalf("%d verification results before the delay", n)

@@ -118,20 +118,24 @@ type Report struct {
 	DecisionsPerSecSim float64  `json:"decisionsPerSecSim"`
 	DecisionsPerSecWal float64  `json:"decisionsPerSecWall"`
 
-	Changes         int            `json:"changes"` // writes the expected end state needs
-	ARMReads        int            `json:"armReads"`
-	ARMWrites       int            `json:"armWrites"` // PUT/PATCH/POST requests, retries and refusals included
-	ARMDeletes      int            `json:"armDeletes"`
-	ServerThrottled int            `json:"serverThrottled"` // 429s from ARM's buckets
-	InjectedFaults  int            `json:"injectedFaults"`
-	FaultsByStatus  map[int]int    `json:"faultsByStatus,omitempty"` // injected by the sandbox (LRO failures under 200)
-	SlowCalls       int            `json:"slowCalls"`                // calls answered after the client timeout
-	FaultRate       float64        `json:"faultRate"`
-	ReadsPerChange  float64        `json:"readsPerChange"`
-	WritesPerChange float64        `json:"writesPerChange"`
-	WritesBySub     map[string]int `json:"writesBySubscription"`
-	ReadsBySub      map[string]int `json:"readsBySubscription"`
-	Limiter         LimiterStats   `json:"limiter"`
+	Changes    int `json:"changes"` // writes the expected end state needs
+	ARMReads   int `json:"armReads"`
+	ARMWrites  int `json:"armWrites"` // PUT/PATCH/POST requests, retries and refusals included
+	ARMDeletes int `json:"armDeletes"`
+	// SandboxRequests is ARMReads, ARMWrites and ARMDeletes under a name
+	// that says what they count: HTTP requests the sandbox served, LRO
+	// polls and retries included (docs/vocabulary.md).
+	SandboxRequests sandbox.Requests `json:"sandboxRequests"`
+	ServerThrottled int              `json:"serverThrottled"` // 429s from ARM's buckets
+	InjectedFaults  int              `json:"injectedFaults"`
+	FaultsByStatus  map[int]int      `json:"faultsByStatus,omitempty"` // injected by the sandbox (LRO failures under 200)
+	SlowCalls       int              `json:"slowCalls"`                // calls answered after the client timeout
+	FaultRate       float64          `json:"faultRate"`
+	ReadsPerChange  float64          `json:"readsPerChange"`
+	WritesPerChange float64          `json:"writesPerChange"`
+	WritesBySub     map[string]int   `json:"writesBySubscription"`
+	ReadsBySub      map[string]int   `json:"readsBySubscription"`
+	Limiter         LimiterStats     `json:"limiter"`
 
 	// EventsDrainedSim is when the queue first ran dry; CompletionSim when
 	// it ran dry again after the sweep (all expected changes made).
@@ -338,6 +342,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	st := sb.Stats()
 	rep.ARMReads, rep.ARMWrites, rep.ARMDeletes = st.Reads-statsBefore.Reads, st.Writes-statsBefore.Writes, st.Deletes-statsBefore.Deletes
+	rep.SandboxRequests = st.Requests().Since(statsBefore.Requests())
 	rep.ServerThrottled, rep.InjectedFaults = st.Throttled-statsBefore.Throttled, st.InjectedFaults()-statsBefore.InjectedFaults()
 	for k, v := range st.Faults {
 		if n := v - statsBefore.Faults[k]; n > 0 {

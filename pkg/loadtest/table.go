@@ -31,7 +31,7 @@ func Table(r *Report) string {
 	row("decisions", "sim", "%d = %.1f decisions/s", r.Decisions, r.DecisionsPerSecSim)
 	row("decisions", "wall", "%.1f decisions/s", r.DecisionsPerSecWal)
 	row("changes needed", "", "%d (approvals, rejections, links, zone groups)", r.Changes)
-	row("ARM calls", "", "%d reads, %d writes, %d deletes; %d server 429s, %d injected faults",
+	row("sandbox HTTP requests", "", "%d reads, %d writes, %d deletes; %d server 429s, %d injected faults",
 		r.ARMReads, r.ARMWrites, r.ARMDeletes, r.ServerThrottled, r.InjectedFaults)
 	if r.FaultRate > 0 {
 		row("fault profile", "", "%.0f%% of calls: %s; %d slow calls past the client timeout", 100*r.FaultRate, faultsLine(r.FaultsByStatus), r.SlowCalls)

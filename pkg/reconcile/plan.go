@@ -639,6 +639,15 @@ func (b *planner) addVerify(subject jobs.Subject, id string) {
 // scheduleVerify adds one verification job per changed subject: the target
 // of an approval or rejection, the endpoint whose DNS changed, or the VNet
 // linked by a link rule alone.
+//
+// Like the follow-up jobs, a verification job's id names its subject and a
+// window, not the reconcile job: two jobs that change one subject in the
+// same window (the approval and the rejection of two endpoints of a target)
+// schedule the same job, which the queue's duplicate detection keeps once.
+// It runs the policy's delay after the window has closed, so it checks every
+// change made in the window. The window is FollowUpWindow, or the delay when
+// that is shorter (a policy that asks for a check after 1s gets it within
+// 2s).
 func (b *planner) scheduleVerify() {
 	var subjects []verifySubject
 	for _, a := range b.plan.Actions {
@@ -657,6 +666,8 @@ func (b *planner) scheduleVerify() {
 	if b.plan.Empty() {
 		why = fmt.Sprintf("verify private access after %s, before public network access is disabled", delay)
 	}
+	size := min(FollowUpWindow, max(delay, 0))
+	window := b.s.Now.UTC().Truncate(size)
 	seen := map[string]bool{}
 	for _, v := range subjects {
 		k := string(v.subject) + "|" + core.IDKey(v.id)
@@ -664,9 +675,9 @@ func (b *planner) scheduleVerify() {
 			continue
 		}
 		seen[k] = true
-		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindVerify, v.subject, v.id, b.s.Job.ID),
+		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindVerify, v.subject, v.id, "verify:"+window.Format(time.RFC3339Nano)),
 			Kind: jobs.KindVerify, Subject: v.subject, TargetID: v.id, Attempt: 1, CorrelationID: b.s.Job.CorrelationID,
-			Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: b.s.Now.Add(delay), Created: b.s.Now}
+			Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: window.Add(size + delay), Created: b.s.Now}
 		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindScheduleVerify, Resource: v.id, Rule: RuleVerify,
 			Reason: why, Job: &j})
 	}

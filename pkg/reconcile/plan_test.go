@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -95,8 +96,8 @@ func TestComputePlan(t *testing.T) {
 				"add-zone-group pe1 rule=zoneGroup",
 				"create-link spoke1 rule=linkEndpointVNets",
 				"create-link hub rule=linkPeeredVNets",
-				"schedule-verify ws1 rule=verification target after=5m0s",
-				"schedule-verify pe1 rule=verification endpoint after=5m0s",
+				"schedule-verify ws1 rule=verification target after=5m30s",
+				"schedule-verify pe1 rule=verification endpoint after=5m30s",
 			},
 		},
 		{
@@ -109,7 +110,7 @@ func TestComputePlan(t *testing.T) {
 				return f
 			},
 			job:  targetJob,
-			want: []string{"reject pe1.c1 rule=reject-unknown", "schedule-verify ws1 rule=verification target after=5m0s"},
+			want: []string{"reject pe1.c1 rule=reject-unknown", "schedule-verify ws1 rule=verification target after=5m30s"},
 		},
 		{
 			name: "pending from unknown subscription with no reject rule: left pending, plan empty of changes",
@@ -135,14 +136,14 @@ func TestComputePlan(t *testing.T) {
 				"add-zone-group pe1 rule=zoneGroup",
 				"create-link spoke1 rule=linkEndpointVNets",
 				"create-link hub rule=linkPeeredVNets",
-				"schedule-verify pe1 rule=verification endpoint after=5m0s",
+				"schedule-verify pe1 rule=verification endpoint after=5m30s",
 			},
 		},
 		{
 			name:  "approved connection explicitly revoked: rejected",
 			world: convergedWorld, job: targetJob,
 			policy: func(p *fakePolicy) { p.revoke = map[string]bool{conn1ID: true} },
-			want:   []string{"reject pe1.c1 rule=revoke-list revoke", "schedule-verify ws1 rule=verification target after=5m0s"},
+			want:   []string{"reject pe1.c1 rule=revoke-list revoke", "schedule-verify ws1 rule=verification target after=5m30s"},
 		},
 		{
 			name: "rejected connection never touched even when a rule would approve",
@@ -172,8 +173,8 @@ func TestComputePlan(t *testing.T) {
 				"add-zone-group pe1 rule=zoneGroup",
 				"create-link spoke1 rule=linkEndpointVNets",
 				"create-link hub rule=linkPeeredVNets",
-				"schedule-verify ws1 rule=verification target after=5m0s",
-				"schedule-verify pe1 rule=verification endpoint after=5m0s",
+				"schedule-verify ws1 rule=verification target after=5m30s",
+				"schedule-verify pe1 rule=verification endpoint after=5m30s",
 			},
 		},
 		{
@@ -182,7 +183,7 @@ func TestComputePlan(t *testing.T) {
 			policy: func(p *fakePolicy) { p.linkPeered = false; p.zoneGroup = false },
 			want: []string{
 				"create-link spoke1 rule=linkEndpointVNets",
-				"schedule-verify pe1 rule=verification endpoint after=5m0s",
+				"schedule-verify pe1 rule=verification endpoint after=5m30s",
 			},
 		},
 		{
@@ -208,7 +209,7 @@ func TestComputePlan(t *testing.T) {
 				s.SubjectGone = true
 				s.VNets[core.IDKey(spokeVNet)] = VNetState{Gone: true}
 			},
-			want:  []string{"remove-link ours rule=removeOwnLinksOnVNetDelete", "schedule-verify spoke1 rule=verification vnet after=5m0s"},
+			want:  []string{"remove-link ours rule=removeOwnLinksOnVNetDelete", "schedule-verify spoke1 rule=verification vnet after=5m30s"},
 			notes: []string{"theirs of deleted VNet is not owned"},
 		},
 		{
@@ -220,7 +221,7 @@ func TestComputePlan(t *testing.T) {
 				s.VNets[core.IDKey(otherVNet)] = VNetState{VNet: &core.VNet{ID: otherVNet, Name: "tagged", Tags: map[string]string{"link": "yes"}}}
 				s.Candidates = []string{otherVNet}
 			},
-			want: []string{"create-link tagged rule=tagged-vnets", "schedule-verify tagged rule=verification vnet after=5m0s"},
+			want: []string{"create-link tagged rule=tagged-vnets", "schedule-verify tagged rule=verification vnet after=5m30s"},
 		},
 		{
 			name:  "VNet matching a link rule already linked by someone else: nothing",
@@ -339,4 +340,66 @@ func TestZoneGroupKeepsExistingZones(t *testing.T) {
 		}
 	}
 	t.Fatalf("no add-zone-group in %v", summary(pl))
+}
+
+// verifyJobs returns the verification jobs a plan schedules, by subject.
+func verifyJobs(pl Plan) map[string]jobs.Job {
+	out := map[string]jobs.Job{}
+	for _, a := range pl.Actions {
+		if a.Kind == KindScheduleVerify {
+			out[string(a.Job.Subject)+" "+core.NameOf(a.Job.TargetID)] = *a.Job
+		}
+	}
+	return out
+}
+
+// Two reconcile jobs that change one target in the same window (say the
+// approval of one endpoint and the rejection of another) schedule the same
+// verification job, so the queue runs it once, after the window has closed;
+// a change in the next window gets a verification of its own.
+func TestVerifyJobsOfOneWindowCollapse(t *testing.T) {
+	p := newFakePolicy()
+	first := stateOf(world(), reconcileJob(jobs.SubjectTarget, wsID))
+	second := stateOf(world(), reconcileJob(jobs.SubjectEndpoint, pe1ID))
+	second.Job.ID = jobs.NewID(jobs.KindReconcile, jobs.SubjectEndpoint, pe1ID, "evt-2")
+	second.Now = t0.Add(FollowUpWindow - time.Second)
+	a, b := verifyJobs(ComputePlan(first, p)), verifyJobs(ComputePlan(second, p))
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("verification jobs %v and %v, want the same subjects from both jobs", a, b)
+	}
+	due := t0.Add(FollowUpWindow + p.Verification().Delay)
+	for k, ja := range a {
+		jb, ok := b[k]
+		if !ok || ja.ID != jb.ID {
+			t.Errorf("verification of %s: ids %q and %q from two jobs in one window, want one id (duplicate detection collapses them)", k, ja.ID, jb.ID)
+		}
+		if !ja.NotBefore.Equal(due) || !jb.NotBefore.Equal(due) {
+			t.Errorf("verification of %s due %v and %v, want %v: the window's end plus the policy's delay", k, ja.NotBefore, jb.NotBefore, due)
+		}
+	}
+	third := stateOf(world(), reconcileJob(jobs.SubjectTarget, wsID))
+	third.Now = t0.Add(FollowUpWindow)
+	for k, jc := range verifyJobs(ComputePlan(third, p)) {
+		if jc.ID == a[k].ID {
+			t.Errorf("verification of %s in the next window reuses id %q, want a new job: the earlier one may have run already", k, jc.ID)
+		}
+	}
+}
+
+// A policy with a verification delay shorter than FollowUpWindow gets its
+// check within twice the delay, not after the window.
+func TestShortVerifyDelayIsNotStretchedToTheWindow(t *testing.T) {
+	p := newFakePolicy()
+	p.delay = time.Second
+	s := stateOf(world(), reconcileJob(jobs.SubjectTarget, wsID))
+	s.Now = t0.Add(1500 * time.Millisecond)
+	vs := verifyJobs(ComputePlan(s, p))
+	if len(vs) == 0 {
+		t.Fatal("no verification scheduled after an approval")
+	}
+	for k, j := range vs {
+		if due := t0.Add(3 * time.Second); !j.NotBefore.Equal(due) {
+			t.Errorf("verification of %s due %v, want %v: the end of the 1s window plus the 1s delay", k, j.NotBefore, due)
+		}
+	}
 }

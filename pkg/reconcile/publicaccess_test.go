@@ -91,7 +91,9 @@ func TestDisablePublicAccessOnlyAfterVerification(t *testing.T) {
 	found := false
 	for _, a := range after.Plan.Actions {
 		if a.Kind == KindScheduleVerify && a.Job != nil && a.Job.Subject == jobs.SubjectTarget && core.SameID(a.Job.TargetID, wsID) &&
-			a.Job.NotBefore.Equal(t0.Add(5*time.Minute)) {
+			// after the propagation delay, at the end of the window of
+			// changes (scheduleVerify)
+			!a.Job.NotBefore.Before(t0.Add(5*time.Minute)) && !a.Job.NotBefore.After(t0.Add(5*time.Minute+FollowUpWindow)) {
 			found = true
 		}
 	}

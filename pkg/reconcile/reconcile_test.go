@@ -82,8 +82,8 @@ func TestHandleApprovesLinksAndConverges(t *testing.T) {
 			}
 			var verify []string
 			for _, j := range g.jobs.sent {
-				if j.Kind != jobs.KindVerify || !j.NotBefore.Equal(t0.Add(5*time.Minute)) || j.CorrelationID != "corr-1" {
-					t.Errorf("sent job %+v, want verify jobs due at now+5m correlated to the event", j)
+				if j.Kind != jobs.KindVerify || !j.NotBefore.Equal(t0.Add(FollowUpWindow+5*time.Minute)) || j.CorrelationID != "corr-1" {
+					t.Errorf("sent job %+v, want verify jobs due 5m after the window (t0+30s) correlated to the event", j)
 				}
 				verify = append(verify, string(j.Subject)+" "+core.NameOf(j.TargetID))
 			}

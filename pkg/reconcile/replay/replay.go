@@ -61,14 +61,17 @@ type Summary struct {
 	DeadLettered int `json:"deadLettered"`
 	// VerifyQueued counts verification jobs left queued (not run here).
 	VerifyQueued int `json:"verifyQueued"`
-	// Reads and Writes are the reconciler's own counts; ARMReads and
-	// ARMWrites the sandbox's request accounting (HTTP calls, including LRO
-	// polls and retried calls).
-	Reads     int `json:"reads"`
-	Writes    int `json:"writes"`
-	ARMReads  int `json:"armReads"`
-	ARMWrites int `json:"armWrites"`
-	SweepJobs int `json:"sweepJobs,omitempty"`
+	// Reads and Writes are the reconciler's own ARM calls (as /api/status
+	// counts armReads and armWrites). ARMReads and ARMWrites, despite their
+	// names, are the sandbox's HTTP requests (LRO polls and retried calls
+	// included; writes include deletes): SandboxRequests says the same
+	// under a name that says so (docs/vocabulary.md).
+	Reads           int              `json:"reads"`
+	Writes          int              `json:"writes"`
+	ARMReads        int              `json:"armReads"`
+	ARMWrites       int              `json:"armWrites"`
+	SandboxRequests sandbox.Requests `json:"sandboxRequests"`
+	SweepJobs       int              `json:"sweepJobs,omitempty"`
 }
 
 // Report is what a replay did.
@@ -202,6 +205,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	after := o.Sandbox.Stats()
 	rep.Summary.ARMReads = after.Reads - statsBefore.Reads
 	rep.Summary.ARMWrites = after.Writes + after.Deletes - statsBefore.Writes - statsBefore.Deletes
+	rep.Summary.SandboxRequests = after.Requests().Since(statsBefore.Requests())
 	rep.Outcomes = mem.Events()
 	return rep, nil
 }
