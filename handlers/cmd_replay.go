@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/policy"
@@ -131,6 +132,9 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		line := fmt.Sprintf("%-15s %-60s %-10s", l.Action, l.Target, l.Result)
+		if l.Zone != "" {
+			line += " zone=" + core.ZoneNameOfID(l.Zone)
+		}
 		if l.Rule != "" {
 			line += " rule=" + l.Rule
 		}

@@ -27,7 +27,9 @@ func TestReplayCommand(t *testing.T) {
 		wantStderr []string
 	}{
 		{name: "an endpoint event approves and links", args: []string{"--sandbox", scenario, "--policy", pol, endpoint},
-			wantStdout: []string{"approve", "rule=allow-app-subscriptions", "create-link", "malformed 0"}},
+			wantStdout: []string{"approve", "rule=allow-app-subscriptions", "create-link", "malformed 0",
+				// the workspace's endpoint VNet is linked to the zone its FHIR names resolve through
+				"zone=privatelink.fhir.azurehealthcareapis.com rule=linkEndpointVNets"}},
 		{name: "flags after the event file", args: []string{endpoint, "--sandbox", scenario, "--policy", pol},
 			wantStdout: []string{"approve", "jobs run 1, completed 1"}},
 		{name: "a batch with malformed events names file, event and reason", args: []string{"--sandbox", scenario, "--policy", pol, "../testdata/events/batch-with-malformed.eventgrid.json"},
