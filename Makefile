@@ -20,7 +20,7 @@ PKGS := ./...
 FUZZTIME ?=
 # package:target:budget, run by `make fuzz` (and by `make test`)
 FUZZ_TARGETS := ./pkg/funchost:FuzzDecodeInvocation:100000x ./pkg/events:FuzzParseBatch:60000x \
-	./pkg/events:FuzzClassify:60000x ./pkg/policy:FuzzParse:3000x ./pkg/core:FuzzResourceID:200000x
+	./pkg/events:FuzzClassify:60000x ./pkg/events:FuzzFastPathMatchesTheFullDecoder:100000x ./pkg/policy:FuzzParse:3000x ./pkg/core:FuzzResourceID:200000x
 
 all: lint test
 

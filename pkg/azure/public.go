@@ -18,7 +18,15 @@ import (
 // carries only tags, so a workspace is PUT with its location, tags and the
 // new setting (its other properties are read-only; its private endpoint
 // connections are child resources a PUT does not touch).
+//
+// Like the other writes it is retried as a whole (again): each try reads the
+// target afresh, so a busy 409 or a long-running operation that failed as
+// busy is re-read and sent again within the job's budget.
 func (c *Client) SetPublicNetworkAccess(ctx context.Context, t core.Target, access string) (core.WriteResult, error) {
+	return again(ctx, c, func() (core.WriteResult, error) { return c.setPublicNetworkAccess(ctx, t, access) })
+}
+
+func (c *Client) setPublicNetworkAccess(ctx context.Context, t core.Target, access string) (core.WriteResult, error) {
 	op := "set public network access " + strings.ToLower(access)
 	if access != core.PublicAccessEnabled && access != core.PublicAccessDisabled {
 		return core.WriteResult{}, refuse(op, t.ID, CodeInvalidSpec, "publicNetworkAccess %q is neither Enabled nor Disabled", access)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,4 +135,40 @@ func realShapedBatch(tb testing.TB, size int) ([]byte, int) {
 	}
 	b.WriteByte(']')
 	return b.Bytes(), n
+}
+
+// FuzzFastPathMatchesTheFullDecoder: whatever the fast path accepts, the full
+// decoder accepts and decodes to the same event. Seeds are every fixture
+// event; the fuzzer mutates them (escapes, duplicate keys, odd types).
+func FuzzFastPathMatchesTheFullDecoder(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(eventsDir, "*.json"))
+	for _, file := range files {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(bytes.TrimSpace(body), &items) != nil {
+			items = []json.RawMessage{body}
+		}
+		for _, raw := range items {
+			f.Add([]byte(bytes.TrimSpace(raw)))
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := fastParseARM(raw)
+		if !ok {
+			return
+		}
+		want, err := parseFull(raw)
+		if err != nil {
+			t.Fatalf("fast path accepted what the full decoder rejects (%v): %q", err, raw)
+		}
+		if d := cmp.Diff(got, want, cmpopts.IgnoreUnexported(Event{})); d != "" {
+			t.Fatalf("fast path differs (-fast +full):\n%s\ninput: %q", d, raw)
+		}
+		if got.rid.String() != want.rid.String() {
+			t.Fatalf("resource id %s, want %s; input %q", got.rid, want.rid, raw)
+		}
+	})
 }
