@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/plautopilot/autopilot/pkg/loadtest"
+	"github.com/plautopilot/autopilot/internal/loadtest"
 )
 
 const benchUsage = `usage: handler bench [--workspaces N] [--spokes N] [--requests N] [--unknown N]

@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/plautopilot/autopilot/pkg/demo"
+	"github.com/plautopilot/autopilot/internal/demo"
 )
 
 const demoUsage = `usage: handler demo [--scenario FILE] [--policy FILE] [--json] [--color auto|always|never]

@@ -9,12 +9,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile/replay"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 	"github.com/rs/zerolog"
 )
 

@@ -7,12 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
+	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile/replay"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
-	"github.com/plautopilot/autopilot/pkg/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/plautopilot/autopilot/pkg/sandboxnet"
+	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 

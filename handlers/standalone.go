@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
+	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -15,8 +17,6 @@ import (
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
-	"github.com/plautopilot/autopilot/pkg/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/verify"
 	"github.com/rs/zerolog"
 )

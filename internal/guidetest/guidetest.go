@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/policy"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // World is the guide's sandbox, the example policy and the adapters over

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plautopilot/autopilot/internal/guidetest"
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
@@ -22,7 +23,6 @@ import (
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 	"github.com/rs/zerolog"
 )
 

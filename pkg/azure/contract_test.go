@@ -8,12 +8,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // Contract tests: the production adapter, with the real SDK clients, against
-// the sandbox subscription (pkg/sandbox) loaded from testdata/contract.json.
+// the sandbox subscription (internal/sandbox) loaded from testdata/contract.json.
 
 const (
 	s1         = "/subscriptions/00000000-0000-0000-0000-000000000001"

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // Faults injected by the sandbox reach the adapter through the SDK's retry

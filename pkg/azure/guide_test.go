@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // The private link guide's situation (testdata/scenarios/guide.yaml), driven

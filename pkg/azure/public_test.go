@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // Closing the public door of the guide's workspace (PUT) and of the legacy

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/policy"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 	"github.com/rs/zerolog"
 )
 

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // A workspace endpoint and a legacy endpoint, the four zones of the private

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
-	"github.com/plautopilot/autopilot/pkg/sandboxnet"
+	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 

@@ -3,8 +3,8 @@ package sandboxnet
 import (
 	"fmt"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 

@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/rs/zerolog"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
@@ -24,7 +25,6 @@ import (
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	plpolicy "github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // Options tune a pipeline run. The zero value (with Load set) is the

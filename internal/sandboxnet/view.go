@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // SandboxView is the View over a *sandbox.Sandbox: it reads the sandbox's

@@ -10,9 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 func (w *world) publicAccess(t *testing.T, id string) string {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // Spec sizes a generated landing zone.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/core"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 )
 
 // FaultProfile is what ARM does on a bad day, as sandbox random faults for

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/plautopilot/autopilot/pkg/sandbox"
-	"github.com/plautopilot/autopilot/pkg/sandboxnet"
+	"github.com/plautopilot/autopilot/internal/sandbox"
+	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
+	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -19,8 +21,6 @@ import (
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
-	"github.com/plautopilot/autopilot/pkg/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 

@@ -9,11 +9,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile"
-	"github.com/plautopilot/autopilot/pkg/sandbox"
 	"github.com/plautopilot/autopilot/pkg/verify"
 )
 
