@@ -403,12 +403,19 @@ func statusOf(err error) int {
 //
 // Transient failures are retried inside the call (see RetryOptions), each
 // try reading afresh what the write depends on.
+//
+// A 412 on a link that still exists means it changed since it was read:
+// the next try holds the delete to the ETag just read, and checks again
+// that the link is still the autopilot's (resending the old ETag could only
+// fail again).
 func (c *Client) DeleteVNetLink(ctx context.Context, link core.VNetLink) (core.WriteResult, error) {
-	return again(ctx, c, func() (core.WriteResult, error) { return c.deleteVNetLink(ctx, link) })
+	return again(ctx, c, func() (core.WriteResult, error) { return c.deleteVNetLink(ctx, &link) })
 }
 
-// deleteVNetLink is DeleteVNetLink without the retry.
-func (c *Client) deleteVNetLink(ctx context.Context, link core.VNetLink) (core.WriteResult, error) {
+// deleteVNetLink is DeleteVNetLink without the retry. After a 412 it leaves
+// the link as read now in *lp, for the next try.
+func (c *Client) deleteVNetLink(ctx context.Context, lp *core.VNetLink) (core.WriteResult, error) {
+	link := *lp
 	const op = "delete vnet link"
 	id := link.ID
 	if id == "" && link.ZoneID != "" && link.Name != "" {
@@ -442,8 +449,14 @@ func (c *Client) deleteVNetLink(ctx context.Context, link core.VNetLink) (core.W
 		}
 		if statusOf(err) == http.StatusPreconditionFailed {
 			// the ETag no longer matches: gone (done) or changed (re-read and retry)
-			if _, gerr := lc.Get(ctx, rg, zoneName, name, nil); core.IsNotFound(classify(op, id, gerr)) {
+			resp, gerr := lc.Get(ctx, rg, zoneName, name, nil)
+			if gerr != nil && core.IsNotFound(classify(op, id, gerr)) {
 				return core.WriteResult{}, nil
+			}
+			if gerr == nil {
+				if fresh, ok := vnetLink(core.ParentOf(id), &resp.VirtualNetworkLink); ok {
+					*lp = fresh // the next try deletes what is there now, if still ours
+				}
 			}
 		}
 		return core.WriteResult{}, cerr
