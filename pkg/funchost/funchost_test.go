@@ -534,12 +534,3 @@ func TestResponseEncoding(t *testing.T) {
 	}
 }
 
-func TestNotImplemented(t *testing.T) {
-	err := NotImplemented("Sweep")
-	if !errors.Is(err, ErrNotImplemented) {
-		t.Fatalf("%v is not ErrNotImplemented", err)
-	}
-	if got, want := err.Error(), "Sweep: not implemented yet"; got != want {
-		t.Errorf("message = %q, want %q", got, want)
-	}
-}
