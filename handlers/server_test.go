@@ -213,7 +213,8 @@ func TestTriggerEnvelopesOverHTTP(t *testing.T) {
 					"forwardedFor": r.Headers["X-Forwarded-For"], "body": string(r.Body),
 				}
 				resp := &funchost.Response{}
-				resp.SetOutput(apiOutput, funchost.JSONResponse(http.StatusAccepted, map[string]string{"path": r.Params[apiRouteParam]}))
+				resp.SetOutput(apiOutput, funchost.HTTPResponse{StatusCode: http.StatusAccepted,
+					Body: map[string]string{"path": r.Params[apiRouteParam]}, Headers: map[string]string{"Content-Type": "application/json"}})
 				return got, resp, nil
 			},
 			want: map[string]any{

@@ -503,7 +503,7 @@ func TestResponseEncoding(t *testing.T) {
 	}{
 		{"empty response still has every key", Response{}, `{"Outputs":{},"Logs":[],"ReturnValue":null}`},
 		{"http output", Response{
-			Outputs: map[string]any{"res": JSONResponse(202, map[string]string{"status": "queued"})},
+			Outputs: map[string]any{"res": HTTPResponse{StatusCode: 202, Body: map[string]string{"status": "queued"}, Headers: map[string]string{"Content-Type": "application/json"}}},
 			Logs:    []string{"queued 1 job"},
 		}, `{"Outputs":{"res":{"statusCode":"202","body":{"status":"queued"},"headers":{"Content-Type":"application/json"}}},"Logs":["queued 1 job"],"ReturnValue":null}`},
 		{"byte body is text not base64 and status defaults to 200", Response{
@@ -533,4 +533,3 @@ func TestResponseEncoding(t *testing.T) {
 		t.Errorf("pointer encoding = %s, want %s", got, want)
 	}
 }
-
