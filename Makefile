@@ -91,6 +91,7 @@ vet:
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags production ./handlers
 
 ## demo: the guide's story on the embedded sandbox, no Azure needed
 demo:

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -35,13 +33,6 @@ func productionOnly(retry string) error {
 // productionOnlyHint is productionOnly with where to go instead spelled out.
 func productionOnlyHint(hint string) error {
 	return fmt.Errorf("this binary was built for production (make build, -tags production) without the sandbox, demo, bench and replay; they are in dev builds: %s", hint)
-}
-
-// devOnlyCommand answers a dev command in the production build.
-func devOnlyCommand(name string, args []string, stdout, stderr io.Writer) int {
-	retry := strings.TrimSpace(name + " " + strings.Join(args, " "))
-	fmt.Fprintf(stderr, "handler %s: %v\n", name, productionOnly(retry))
-	return 2
 }
 
 // sandboxARM is what a loaded sandbox scenario gives the ARM client: a

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/plautopilot/autopilot/pkg/verify"
 	"github.com/rs/zerolog"
@@ -41,4 +42,11 @@ func openSandbox(o standaloneOptions, _ zerolog.Logger) (*sandboxBackend, error)
 func sandboxVerifier(_, _, _ string, _, stderr io.Writer) (*verify.Verifier, string, func(), int) {
 	fmt.Fprintf(stderr, "handler verify: --sandbox: %v\n", productionOnly("verify --sandbox ..."))
 	return nil, "", nil, 2
+}
+
+// devOnlyCommand answers a dev command in the production build.
+func devOnlyCommand(name string, args []string, stdout, stderr io.Writer) int {
+	retry := strings.TrimSpace(name + " " + strings.Join(args, " "))
+	fmt.Fprintf(stderr, "handler %s: %v\n", name, productionOnly(retry))
+	return 2
 }
