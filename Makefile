@@ -11,7 +11,7 @@ STAGE := build/functionapp
 BICEP_TOOLS := .tools/bicep
 PKGS := ./...
 
-.PHONY: all build build-local stage test test-short lint vet fmt-check staticcheck demo start bench fuzz clean bicep-tools bicep-check
+.PHONY: all build build-dev build-local stage stage-dev test test-short lint vet fmt-check staticcheck demo start bench fuzz clean bicep-tools bicep-check
 # Fuzz budgets are execution counts, not durations: go1.26's fuzz coordinator
 # can fail a duration-bounded run with a spurious "context deadline exceeded"
 # when the deadline races a busy worker (golang/go#75804, fixed in go1.27);
@@ -24,24 +24,40 @@ FUZZ_TARGETS := ./pkg/funchost:FuzzDecodeInvocation:100000x ./pkg/events:FuzzPar
 
 all: lint test
 
-## build: the custom handler binary for the Functions host (linux/amd64)
+## build: the custom handler binary for the Functions host (linux/amd64), the
+## production build: without the sandbox, demo, bench and replay (docs/deploy.md)
 build:
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/handler ./handlers
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags production -trimpath -ldflags="-s -w" -o $(BIN)/handler ./handlers
 
-## build-local: the handler binary for this machine
+## build-dev: the same binary with every command and the sandbox (make start stages it)
+build-dev:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/handler-dev ./handlers
+
+## build-local: the handler binary for this machine, with every command (a dev build)
 build-local:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/handler-local ./handlers
 
-## stage: a function-app folder that func start and zip deployment use as is
-## (POLICY=file picks the policy copied in as policy.yaml; default examples/policy.yaml)
-stage: build
+# stage_app: the function-app folder around the handler binary $(1)
+define stage_app
 	rm -rf $(STAGE) && mkdir -p $(STAGE)
 	cp host.json $(STAGE)/
 	cp -r functions/* $(STAGE)/
-	cp $(BIN)/handler $(STAGE)/handler
+	cp $(1) $(STAGE)/handler
 	cp $${POLICY:-examples/policy.yaml} $(STAGE)/policy.yaml
 	printf 'local.settings.json\n' > $(STAGE)/.funcignore
+endef
+
+## stage: a function-app folder that zip deployment (azd) uses as is, with the
+## production build (POLICY=file picks the policy copied in as policy.yaml;
+## default examples/policy.yaml)
+stage: build
+	$(call stage_app,$(BIN)/handler)
 	@echo "staged function app in $(STAGE) (without local settings: they are for func start only)"
+
+## stage-dev: the same folder with the dev build (the sandbox, AUTOPILOT_SANDBOX); make start uses it
+stage-dev: build-dev
+	$(call stage_app,$(BIN)/handler-dev)
+	@echo "staged function app in $(STAGE) with the dev build (not for deployment: make stage)"
 
 ## test: lint, every test (unit, contract, scenario, protocol, fault run), short fuzz runs, the demo
 test: lint bicep-check
@@ -71,9 +87,11 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags production ./handlers
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags production ./handlers
 
 ## demo: the guide's story on the embedded sandbox, no Azure needed
 demo:
@@ -81,11 +99,11 @@ demo:
 	$(GO) build -o $(BIN)/handler-demo ./handlers
 	$(BIN)/handler-demo demo
 
-## start: stage the function app and run it under Azure Functions Core Tools
+## start: stage the function app (dev build) and run it under Azure Functions Core Tools
 ## (local.settings.json is copied in for func start only; `make stage` leaves it out.
 ## Without a Service Bus setting in local.settings.json: on the sandbox, with
 ## local.settings.sandbox.json.example and the guide's scenario; SCENARIO=file picks another)
-start: stage
+start: stage-dev
 	@if ! command -v func >/dev/null 2>&1; then \
 		echo "Azure Functions Core Tools (func) is not installed: see https://learn.microsoft.com/azure/azure-functions/functions-run-local"; \
 		echo "The staged app is in $(STAGE); without func, try: go run ./handlers local --sandbox testdata/scenarios/guide.yaml --policy examples/policy.yaml"; \

@@ -1,16 +1,15 @@
+//go:build !production
+
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
@@ -19,22 +18,6 @@ import (
 	"github.com/plautopilot/autopilot/pkg/reconcile"
 	"github.com/plautopilot/autopilot/pkg/reconcile/replay"
 )
-
-// liveReader is the real ARM, read through DefaultAzureCredential (Azure
-// CLI login, environment, workload identity) or the managed identity of
-// AZURE_CLIENT_ID where one is present. `policy explain --live` and `replay
-// --live` only ever read through it. Tests replace it.
-var liveReader = func() (core.Reader, error) {
-	cred, err := azure.NewCredential(strings.TrimSpace(os.Getenv(envClientID)), azure.InAzure(os.Getenv))
-	if err != nil {
-		return nil, fmt.Errorf("azure credential (az login, or AZURE_CLIENT_ID/AZURE_TENANT_ID/... for a service principal): %w", err)
-	}
-	c, err := azure.New(cred, nil, azure.Config{})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
 
 // errReadOnly is what a write attempted by a live dry run gets.
 var errReadOnly = errors.New("read-only dry run: no ARM write is sent")

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -204,7 +203,7 @@ func runPolicyExplain(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	} else {
-		sb, err := sandbox.Load(*scenario)
+		sb, err := loadSandbox(*scenario) // an error in the production build
 		if err != nil {
 			fmt.Fprintf(stderr, "handler policy explain: load sandbox: %v\n", err)
 			return 1

@@ -8,4 +8,10 @@
 // wires credentials, clients, queues and the policy into a pkg/autopilot
 // Service (standalone.go is the assembly `local` and the Functions-mode
 // sandbox, AUTOPILOT_SANDBOX, share).
+//
+// Two builds: the default one has everything; `-tags production` (make
+// build, the binary make stage deploys) leaves out the dev harnesses under
+// internal/ (sandbox, demo, load generator) and the SDK's fake servers, and
+// answers demo, bench, replay, --sandbox and AUTOPILOT_SANDBOX with an error
+// naming the build (build.go, build_dev.go, build_production.go).
 package main

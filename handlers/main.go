@@ -37,6 +37,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if code, refused := refuseDevFeature(args, os.Getenv, stderr); refused {
+		return code
+	}
 	if len(args) == 0 {
 		if _, err := listenAddr(os.Getenv); errors.Is(err, errNoPort) {
 			// Started by hand: say what serve mode needs and where else to go.
@@ -92,7 +95,11 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\ncommands:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range commands() {
-		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+		summary := c.summary
+		if productionBuild && devCommands[c.name] {
+			summary += " (not in this production build)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, summary)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nRun 'handler COMMAND -h' for a command's flags.")
@@ -134,4 +141,36 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (rest
 		args = left[1:]
 	}
 	return rest, 0, true
+}
+
+// refuseDevFeature answers, in the production build, what needs the
+// sandbox: serve mode with AUTOPILOT_SANDBOX set and any command's
+// --sandbox flag (local, verify, policy explain, replay) get
+// productionOnly's error and exit status 2, before anything starts. It
+// does nothing in a dev build.
+func refuseDevFeature(args []string, getenv func(string) string, stderr io.Writer) (code int, refused bool) {
+	if !productionBuild {
+		return 0, false
+	}
+	if len(args) == 0 || args[0] == "serve" {
+		if v := strings.TrimSpace(getenv(envSandbox)); v != "" {
+			fmt.Fprintf(stderr, "handler serve: %s=%s: %v\n", envSandbox, v, productionOnlyHint("make start (it stages a dev build), make stage-dev, or go run ./handlers local --sandbox "+v))
+			return 2, true
+		}
+		return 0, false
+	}
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && name == "sandbox" {
+			cmd := args[0]
+			if cmd == "policy" && !strings.HasPrefix(args[1], "-") {
+				cmd += " " + args[1] // "policy explain"
+			}
+			fmt.Fprintf(stderr, "handler %s: %s: %v\n", cmd, a, productionOnly(strings.Join(args, " ")))
+			return 2, true
+		}
+	}
+	return 0, false
 }

@@ -149,9 +149,6 @@ func statusOf(err error) int {
 	if _, ok := errors.AsType[*funchost.DecodeError](err); ok {
 		return http.StatusBadRequest
 	}
-	if errors.Is(err, funchost.ErrNotImplemented) {
-		return http.StatusNotImplemented
-	}
 	return http.StatusInternalServerError
 }
 
@@ -182,9 +179,6 @@ func (s *server) fail(w http.ResponseWriter, log zerolog.Logger, err error, body
 		}
 	}
 	ev := log.Error()
-	if status == http.StatusNotImplemented {
-		ev = log.Warn()
-	}
 	if status == http.StatusBadRequest {
 		// The body is evidence: keep it, so nothing is lost silently.
 		ev = logBody(ev, body)

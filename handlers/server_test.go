@@ -213,7 +213,8 @@ func TestTriggerEnvelopesOverHTTP(t *testing.T) {
 					"forwardedFor": r.Headers["X-Forwarded-For"], "body": string(r.Body),
 				}
 				resp := &funchost.Response{}
-				resp.SetOutput(apiOutput, funchost.JSONResponse(http.StatusAccepted, map[string]string{"path": r.Params[apiRouteParam]}))
+				resp.SetOutput(apiOutput, funchost.HTTPResponse{StatusCode: http.StatusAccepted,
+					Body: map[string]string{"path": r.Params[apiRouteParam]}, Headers: map[string]string{"Content-Type": "application/json"}})
 				return got, resp, nil
 			},
 			want: map[string]any{
@@ -276,9 +277,6 @@ func TestErrorsMapToStatusAndNameTheCause(t *testing.T) {
 		"Panics": func(ctx context.Context, inv *funchost.Invocation) (*funchost.Response, error) {
 			panic("boom")
 		},
-		"Placeholder": func(ctx context.Context, inv *funchost.Invocation) (*funchost.Response, error) {
-			return nil, funchost.NotImplemented(inv.Function)
-		},
 		fnReconcile: newFunctionsForTest()[fnReconcile],
 	}
 	tests := []struct {
@@ -293,7 +291,7 @@ func TestErrorsMapToStatusAndNameTheCause(t *testing.T) {
 		{"readiness probe", http.MethodGet, "/", "", http.StatusOK, "ok\n", ""},
 		{"readiness probe by POST", http.MethodPost, "/", "", http.StatusOK, "ok\n", ""},
 		{"unknown function", http.MethodPost, "/Nope", "{}", http.StatusNotFound, "",
-			"Nope: no such function (functions: Fails, Panics, Placeholder, Reconcile)"},
+			"Nope: no such function (functions: Fails, Panics, Reconcile)"},
 		{"function names are case-sensitive", http.MethodPost, "/reconcile", "{}", http.StatusNotFound, "", "reconcile: no such function"},
 		{"forwarded http path is not a function", http.MethodPost, "/api/status", "{}", http.StatusNotFound, "", "api/status: no such function"},
 		{"GET on a function", http.MethodGet, "/Reconcile", "", http.StatusMethodNotAllowed, "", "Reconcile: method GET not allowed"},
@@ -303,8 +301,6 @@ func TestErrorsMapToStatusAndNameTheCause(t *testing.T) {
 			`{"Outputs":{},"Logs":["Reconcile: Metadata.DeliveryCount: \"one\" is not a whole number"],"ReturnValue":null,"Error":"Reconcile: Metadata.DeliveryCount: \"one\" is not a whole number"}`, ""},
 		{"binding missing", http.MethodPost, "/Reconcile", `{"Data":{"msg":"{}"}}`, http.StatusBadRequest, "",
 			"Reconcile: Data.message: missing (bindings present: msg)"},
-		{"not implemented", http.MethodPost, "/Placeholder", `{"Data":{}}`, http.StatusNotImplemented,
-			`{"Outputs":{},"Logs":["Placeholder: not implemented yet"],"ReturnValue":null,"Error":"Placeholder: not implemented yet"}`, ""},
 		{"function error keeps its logs", http.MethodPost, "/Fails", `{"Data":{}}`, http.StatusInternalServerError,
 			`{"Outputs":{},"Logs":["listed 3 targets","Fails: list targets: connection reset"],"ReturnValue":null,"Error":"Fails: list targets: connection reset"}`, ""},
 		{"panic is a failed invocation", http.MethodPost, "/Panics", `{"Data":{}}`, http.StatusInternalServerError, "",

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/plautopilot/autopilot/internal/sandbox"
-	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/azure"
 	"github.com/plautopilot/autopilot/pkg/core"
@@ -94,34 +91,15 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 	eventSubs := append([]string{}, o.subscriptions...)
 	var sandboxSubs []string
 	if o.scenario != "" {
-		sb, err := sandbox.Load(o.scenario)
+		sb, err := openSandbox(o, log) // build_dev.go; an error in the production build
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.scenarioLabel, err)
-		}
-		for _, w := range sb.Warnings() {
-			log.Warn().Str("scenario", o.scenario).Msg(w)
-		}
-		if arm, err = azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: 10 * time.Millisecond, Logger: &log}); err != nil {
 			return nil, err
 		}
-		dns := sandboxnet.NewDNSServer(sandboxnet.NewSandboxView(sb))
-		closers = append(closers, func() { dns.Close() })
-		fhir, err := sandboxnet.NewFHIRServer()
-		if err != nil {
-			return nil, fmt.Errorf("sandbox FHIR server: %w", err)
-		}
-		closers = append(closers, func() { fhir.Close() })
-		tune = func(v *verify.Verifier, r *verify.JobRunner) {
-			v.ResolverFor, v.DialContext, v.RootCAs = dns.AddrFor, fhir.DialContext, fhir.CertPool()
-			r.PublicURL = func(string) string { return fhir.PublicURL() + "/metadata" }
-		}
-		log.Info().Str("scenario", o.scenario).Strs("subscriptions", sb.SubscriptionIDs()).Msg("sandbox loaded")
-		sandboxSubs = sb.SubscriptionIDs()
+		closers = append(closers, sb.close)
+		arm, tune, sandboxLine, sandboxSubs = sb.arm, sb.tune, sb.line, sb.subscriptions
 		if len(eventSubs) == 0 {
 			eventSubs = sandboxSubs
 		}
-		sandboxLine = fmt.Sprintf("sandbox network: DNS one loopback resolver per VNet (%s); FHIR private %s, public %s (CA: the sandbox's own)",
-			sandboxDNSAddrs(dns, arm, sb.SubscriptionIDs()), fhir.PrivateURL(), fhir.PublicURL())
 	} else {
 		cred, err := azure.NewCredential(strings.TrimSpace(os.Getenv(envClientID)), azure.InAzure(os.Getenv))
 		if err != nil {
@@ -150,25 +128,4 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 	}
 	return &standaloneApp{svc: svc, store: store, close: closeAll, sandboxLine: sandboxLine,
 		eventSubscriptions: eventSubs, sandboxSubscriptions: sandboxSubs}, nil
-}
-
-// sandboxDNSAddrs starts the sandbox resolver of every VNet of the scenario
-// and lists them as "NAME=HOST:PORT", for `dig @HOST -p PORT` by hand.
-func sandboxDNSAddrs(d *sandboxnet.DNSServer, r core.Reader, subs []string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var out []string
-	for _, sub := range subs {
-		vs, err := r.ListVNets(ctx, sub)
-		if err != nil {
-			out = append(out, "VNets of "+sub+" unreadable: "+err.Error())
-			continue
-		}
-		for _, v := range vs {
-			if addr := d.AddrFor(v.ID); addr != "" {
-				out = append(out, v.Name+"="+addr)
-			}
-		}
-	}
-	return strings.Join(out, ", ")
 }

@@ -17,6 +17,7 @@ var sdkFree = []string{
 	"github.com/plautopilot/autopilot/pkg/verify",
 	"github.com/plautopilot/autopilot/pkg/jobs",
 	"github.com/plautopilot/autopilot/pkg/outcome",
+	"github.com/plautopilot/autopilot/pkg/clock",
 }
 
 const sdkPrefix = "github.com/Azure/azure-sdk-for-go/"

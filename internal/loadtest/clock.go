@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/plautopilot/autopilot/pkg/jobs"
+	"github.com/plautopilot/autopilot/pkg/clock"
 )
 
 // SimClock is a discrete-event clock shared by the pipeline's workers, the
@@ -20,11 +20,11 @@ import (
 // wake-up, never by a wall-clock measure); which of several workers woken at
 // the same instant runs first is up to the Go scheduler.
 //
-// It implements sandbox.Clock (Now, Sleep) and keeps a jobs.FakeClock in
-// step (Queue), which the embedded queue uses.
+// It is a clock.Sleeper (Now, Sleep: the sandbox's clock) and keeps a
+// clock.Fake in step (Queue), which the embedded queue uses.
 type SimClock struct {
 	mu       sync.Mutex
-	queue    *jobs.FakeClock
+	queue    *clock.Fake
 	now      time.Time
 	start    time.Time
 	running  int
@@ -32,14 +32,16 @@ type SimClock struct {
 	seq      int
 }
 
+var _ clock.Sleeper = (*SimClock)(nil)
+
 // NewSimClock starts simulated time at t.
 func NewSimClock(t time.Time) *SimClock {
-	return &SimClock{queue: jobs.NewFakeClock(t), now: t, start: t}
+	return &SimClock{queue: clock.NewFake(t), now: t, start: t}
 }
 
 // Queue is the jobs clock to give the embedded queue: it moves with the
 // simulated time.
-func (c *SimClock) Queue() *jobs.FakeClock { return c.queue }
+func (c *SimClock) Queue() *clock.Fake { return c.queue }
 
 // Now is the simulated time.
 func (c *SimClock) Now() time.Time {

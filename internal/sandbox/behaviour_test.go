@@ -20,6 +20,7 @@ import (
 	nw "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	dns "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/privatedns/armprivatedns"
 	"github.com/google/go-cmp/cmp"
+	"github.com/plautopilot/autopilot/pkg/clock"
 )
 
 var fast = &runtime.PollUntilDoneOptions{Frequency: time.Millisecond}
@@ -302,7 +303,7 @@ func TestRandomFaultsAreRetriedBySDK(t *testing.T) {
 }
 
 func TestTokenBucketThrottlesThe201stWriteAndRefills(t *testing.T) {
-	clk := NewFakeClock(time.Time{})
+	clk := clock.NewFake(time.Time{})
 	sb, err := Load(minimal, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)

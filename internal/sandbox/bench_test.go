@@ -4,12 +4,14 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/plautopilot/autopilot/pkg/clock"
 )
 
 // BenchmarkEndpointGet measures one endpoint read through the SDK client and
 // the sandbox (50 ms simulated latency on a fake clock: no real sleeping).
 func BenchmarkEndpointGet(b *testing.B) {
-	clk := NewFakeClock(time.Time{})
+	clk := clock.NewFake(time.Time{})
 	sb, err := Load(minimal, WithClock(clk), WithLatency(50*time.Millisecond), WithoutThrottling())
 	if err != nil {
 		b.Fatal(err)

@@ -503,7 +503,7 @@ func TestResponseEncoding(t *testing.T) {
 	}{
 		{"empty response still has every key", Response{}, `{"Outputs":{},"Logs":[],"ReturnValue":null}`},
 		{"http output", Response{
-			Outputs: map[string]any{"res": JSONResponse(202, map[string]string{"status": "queued"})},
+			Outputs: map[string]any{"res": HTTPResponse{StatusCode: 202, Body: map[string]string{"status": "queued"}, Headers: map[string]string{"Content-Type": "application/json"}}},
 			Logs:    []string{"queued 1 job"},
 		}, `{"Outputs":{"res":{"statusCode":"202","body":{"status":"queued"},"headers":{"Content-Type":"application/json"}}},"Logs":["queued 1 job"],"ReturnValue":null}`},
 		{"byte body is text not base64 and status defaults to 200", Response{
@@ -531,15 +531,5 @@ func TestResponseEncoding(t *testing.T) {
 	got, _ := json.Marshal(&r)
 	if want := `{"Outputs":{"x":1},"Logs":["a"],"ReturnValue":null}`; string(got) != want {
 		t.Errorf("pointer encoding = %s, want %s", got, want)
-	}
-}
-
-func TestNotImplemented(t *testing.T) {
-	err := NotImplemented("Sweep")
-	if !errors.Is(err, ErrNotImplemented) {
-		t.Fatalf("%v is not ErrNotImplemented", err)
-	}
-	if got, want := err.Error(), "Sweep: not implemented yet"; got != want {
-		t.Errorf("message = %q, want %q", got, want)
 	}
 }

@@ -17,18 +17,6 @@ const (
 	HeaderHostVersion  = "X-Azure-Functions-HostVersion"
 )
 
-// ErrNotImplemented marks a function whose implementation has not been
-// written yet. The server answers it with 501 so that the host fails the
-// invocation (and Service Bus / Event Grid deliver the message again later)
-// instead of treating it as handled.
-var ErrNotImplemented = errors.New("not implemented yet")
-
-// NotImplemented returns the error of a placeholder function:
-// "FUNCTION: not implemented yet", matching ErrNotImplemented.
-func NotImplemented(function string) error {
-	return fmt.Errorf("%s: %w", function, ErrNotImplemented)
-}
-
 // DecodeError says that part of an invocation could not be understood.
 type DecodeError struct {
 	Function string // the function invoked, e.g. "Reconcile"

@@ -75,9 +75,3 @@ func (h HTTPResponse) MarshalJSON() ([]byte, error) {
 	}{strconv.Itoa(code), body, h.Headers}
 	return json.Marshal(out)
 }
-
-// JSONResponse is an HTTPResponse with a JSON body and the matching
-// Content-Type.
-func JSONResponse(status int, body any) HTTPResponse {
-	return HTTPResponse{StatusCode: status, Body: body, Headers: map[string]string{"Content-Type": "application/json"}}
-}

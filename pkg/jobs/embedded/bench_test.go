@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 )
@@ -24,7 +25,7 @@ func benchJob(i int) jobs.Job {
 func benchStore(b *testing.B, noSync bool) (*embedded.Store, string) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.db")
-	s, err := embedded.Open(path, embedded.Options{NoSync: noSync, Clock: jobs.NewFakeClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))})
+	s, err := embedded.Open(path, embedded.Options{NoSync: noSync, Clock: clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/jobs/jobstest"
@@ -13,11 +14,11 @@ import (
 var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // open returns a store in a fresh file driven by a fake clock.
-func open(t *testing.T, opts embedded.Options) (*embedded.Store, *jobs.FakeClock, string) {
+func open(t *testing.T, opts embedded.Options) (*embedded.Store, *clock.Fake, string) {
 	t.Helper()
-	clock := jobs.NewFakeClock(epoch)
+	clk := clock.NewFake(epoch)
 	if opts.Clock == nil {
-		opts.Clock = clock
+		opts.Clock = clk
 	}
 	opts.NoSync = true
 	path := filepath.Join(t.TempDir(), "queues.db")
@@ -26,18 +27,18 @@ func open(t *testing.T, opts embedded.Options) (*embedded.Store, *jobs.FakeClock
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return s, clock, path
+	return s, clk, path
 }
 
 func TestContract(t *testing.T) {
 	jobstest.RunContract(t, func(t *testing.T) *jobstest.Harness {
 		opts := embedded.Options{LockDuration: time.Minute, MaxDeliveries: 3}
-		s, clock, path := open(t, opts)
-		opts.Clock, opts.NoSync = clock, true
+		s, clk, path := open(t, opts)
+		opts.Clock, opts.NoSync = clk, true
 		h := &jobstest.Harness{
 			Queue:         s.Queue("reconcile"),
-			Now:           clock.Now,
-			Advance:       func(d time.Duration) { clock.Advance(d) },
+			Now:           clk.Now,
+			Advance:       func(d time.Duration) { clk.Advance(d) },
 			LockDuration:  opts.LockDuration,
 			MaxDeliveries: opts.MaxDeliveries,
 			Step:          time.Minute,

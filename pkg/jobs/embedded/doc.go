@@ -4,6 +4,6 @@
 // a maximum number of deliveries, message-id duplicate detection) kept in one
 // bbolt file that holds any number of named queues and survives restarts.
 //
-// Time comes from Options.Clock, so a jobs.FakeClock drives lock expiry and
+// Time comes from Options.Clock, so a clock.Fake drives lock expiry and
 // schedules in tests, scenario replays and benchmarks.
 package embedded

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
@@ -159,7 +160,7 @@ func pruneDedup(bs buckets, now time.Time) error {
 func (q *Queue) Receive(ctx context.Context, n int) ([]jobs.Delivery, error) {
 	n = max(n, 1)
 	var clockCh func() <-chan struct{}
-	if n, ok := q.s.opts.Clock.(jobs.Notifier); ok {
+	if n, ok := q.s.opts.Clock.(clock.Notifier); ok {
 		clockCh = n.Changed
 	}
 	for {

@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
@@ -29,9 +30,9 @@ type Options struct {
 	// DedupWindow is how long a sent message id suppresses duplicates
 	// (default 10m; negative disables duplicate detection).
 	DedupWindow time.Duration
-	// Clock tells the time (default the wall clock). A jobs.FakeClock makes
+	// Clock tells the time (default the wall clock). A clock.Fake makes
 	// lock expiry and schedules follow simulated time.
-	Clock jobs.Clock
+	Clock clock.Clock
 	// NoSync skips fsync on commit: faster, not crash-safe. Tests and
 	// benchmarks only.
 	NoSync bool
@@ -55,7 +56,7 @@ func (o Options) withDefaults() Options {
 		o.DedupWindow = 10 * time.Minute
 	}
 	if o.Clock == nil {
-		o.Clock = jobs.SystemClock()
+		o.Clock = clock.Real{}
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 5 * time.Second

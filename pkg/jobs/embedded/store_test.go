@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/jobs/jobstest"
@@ -45,13 +46,13 @@ func mustReceive(t *testing.T, q jobs.Queue, n int) []jobs.Delivery {
 }
 
 func TestDueJobsComeByDueTimeThenSendOrder(t *testing.T) {
-	s, clock, _ := open(t, embedded.Options{})
+	s, clk, _ := open(t, embedded.Options{})
 	q := s.Queue("reconcile")
 	sentNow, overdue, sentNowToo, scheduled := jobstest.NewJob("sent-now"), jobstest.NewJob("overdue"), jobstest.NewJob("sent-now-too"), jobstest.NewJob("scheduled")
 	overdue.NotBefore = epoch.Add(-5 * time.Minute)
 	scheduled.NotBefore = epoch.Add(2 * time.Minute)
 	mustSend(t, q, sentNow, scheduled, overdue, sentNowToo)
-	clock.Advance(3 * time.Minute)
+	clk.Advance(3 * time.Minute)
 	got := correlations(mustReceive(t, q, 10))
 	want := []string{"corr-overdue", "corr-sent-now", "corr-sent-now-too", "corr-scheduled"}
 	if diff := cmp.Diff(got, want); diff != "" {
@@ -71,14 +72,14 @@ func TestReceiveWakes(t *testing.T) {
 		}
 	})
 	t.Run("when the clock reaches a scheduled job", func(t *testing.T) {
-		s, clock, _ := open(t, embedded.Options{PollInterval: time.Hour})
+		s, clk, _ := open(t, embedded.Options{PollInterval: time.Hour})
 		q := s.Queue("reconcile")
 		j := jobstest.NewJob("scheduled")
 		j.NotBefore = epoch.Add(time.Hour)
 		mustSend(t, q, j)
 		got := make(chan []jobs.Delivery)
 		go func() { ds, _ := q.Receive(context.Background(), 1); got <- ds }()
-		clock.Advance(time.Hour)
+		clk.Advance(time.Hour)
 		if ds := <-got; len(ds) != 1 {
 			t.Errorf("received %d", len(ds))
 		}
@@ -131,11 +132,11 @@ func TestDuplicateDetectionWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, clock, _ := open(t, embedded.Options{DedupWindow: tt.window})
+			s, clk, _ := open(t, embedded.Options{DedupWindow: tt.window})
 			q := s.Queue("reconcile")
 			j := jobstest.NewJob("dup")
 			mustSend(t, q, j)
-			clock.Advance(tt.advance)
+			clk.Advance(tt.advance)
 			mustSend(t, q, j)
 			st, _ := q.Stats(context.Background())
 			if st.Active != tt.want {
@@ -146,7 +147,7 @@ func TestDuplicateDetectionWindow(t *testing.T) {
 }
 
 func TestLockExpiryUpToMaxDeliveriesDeadLetters(t *testing.T) {
-	s, clock, _ := open(t, embedded.Options{MaxDeliveries: 2, LockDuration: time.Minute})
+	s, clk, _ := open(t, embedded.Options{MaxDeliveries: 2, LockDuration: time.Minute})
 	q := s.Queue("reconcile")
 	j := jobstest.NewJob("expiring")
 	mustSend(t, q, j)
@@ -154,7 +155,7 @@ func TestLockExpiryUpToMaxDeliveriesDeadLetters(t *testing.T) {
 		if d := mustReceive(t, q, 1)[0]; d.DeliveryCount != i {
 			t.Fatalf("delivery count %d, want %d", d.DeliveryCount, i)
 		}
-		clock.Advance(2 * time.Minute)
+		clk.Advance(2 * time.Minute)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -244,8 +245,8 @@ func TestSettleWithForeignToken(t *testing.T) {
 // A job deferred for later is made due at once by Wake; other jobs keep
 // their schedule, and waking an unknown or delivered id does nothing.
 func TestWakeMakesAScheduledJobDueNow(t *testing.T) {
-	clock := jobs.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
-	s, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	s, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clk, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,9 +254,9 @@ func TestWakeMakesAScheduledJobDueNow(t *testing.T) {
 	q := s.Queue("reconcile")
 	ctx := context.Background()
 	deferred := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HealthcareApis/workspaces/ws", "deferred")
-	deferred.NotBefore = clock.Now().Add(30 * time.Second)
+	deferred.NotBefore = clk.Now().Add(30 * time.Second)
 	later := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HealthcareApis/workspaces/ws2", "later")
-	later.NotBefore = clock.Now().Add(30 * time.Second)
+	later.NotBefore = clk.Now().Add(30 * time.Second)
 	for _, j := range []jobs.Job{deferred, later} {
 		if err := q.Send(ctx, j); err != nil {
 			t.Fatal(err)
@@ -281,8 +282,8 @@ func TestWakeMakesAScheduledJobDueNow(t *testing.T) {
 // A retry counts failed runs in a row (Streak); a run that made progress
 // starts the count again, so its back-off does too.
 func TestRetryStreakResetByProgress(t *testing.T) {
-	clock := jobs.NewFakeClock(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
-	s, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	s, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clk, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +296,7 @@ func TestRetryStreakResetByProgress(t *testing.T) {
 	}
 	var streaks []int
 	for _, o := range []jobs.Outcome{jobs.RetryAfter(time.Second), jobs.RetryAfter(time.Second), jobs.RetryAfter(time.Second).WithProgress(), jobs.Done()} {
-		clock.Advance(time.Second)
+		clk.Advance(time.Second)
 		ds, err := q.Receive(ctx, 1)
 		if err != nil || len(ds) != 1 {
 			t.Fatalf("receive: %v, %d jobs", err, len(ds))

@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
@@ -151,7 +152,7 @@ type Queue struct {
 	*Sender
 	r     MessageReceiver
 	dlq   MessagePeeker
-	clock jobs.Clock
+	clock clock.Clock
 
 	mu   sync.Mutex
 	held map[string]*azservicebus.ReceivedMessage
@@ -164,12 +165,12 @@ var (
 )
 
 // NewQueue assembles a Queue from its parts (fakes in tests); dlq may be nil
-// (DeadLetters then fails) and clock nil (wall clock).
-func NewQueue(queue string, s MessageSender, r MessageReceiver, dlq MessagePeeker, clock jobs.Clock) *Queue {
-	if clock == nil {
-		clock = jobs.SystemClock()
+// (DeadLetters then fails) and clk nil (wall clock).
+func NewQueue(queue string, s MessageSender, r MessageReceiver, dlq MessagePeeker, clk clock.Clock) *Queue {
+	if clk == nil {
+		clk = clock.Real{}
 	}
-	return &Queue{Sender: NewSender(queue, s), r: r, dlq: dlq, clock: clock, held: map[string]*azservicebus.ReceivedMessage{}}
+	return &Queue{Sender: NewSender(queue, s), r: r, dlq: dlq, clock: clk, held: map[string]*azservicebus.ReceivedMessage{}}
 }
 
 // Receive waits for at least one job (or ctx's end). A message whose body is

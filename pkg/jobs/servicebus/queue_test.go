@@ -9,6 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
@@ -77,7 +78,7 @@ func received(t *testing.T, j jobs.Job, token byte) *azservicebus.ReceivedMessag
 }
 
 func newFakeQueue(f *fakeBus, now time.Time) *Queue {
-	return NewQueue("jobs", f, f, f, jobs.NewFakeClock(now))
+	return NewQueue("jobs", f, f, f, clock.NewFake(now))
 }
 
 func TestReceiveDeadLettersInvalidBodies(t *testing.T) {
