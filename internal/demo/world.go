@@ -118,7 +118,7 @@ func (w *world) verifyDue(ctx context.Context, until time.Time) (jobs.DrainResul
 // runAll drains both queues to the end, moving simulated time to each
 // scheduled job.
 func (w *world) runAll(ctx context.Context) (jobs.DrainResult, error) {
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		if d.Job.Kind == jobs.KindVerify {
 			return w.svc.Verify(ctx, d)
 		}

@@ -21,7 +21,7 @@ import (
 // VerifyRunner runs one verification job (the verify job runner of
 // pkg/verify, or a fake) and says how to settle it.
 type VerifyRunner interface {
-	Process(ctx context.Context, d jobs.Delivery) jobs.Outcome
+	Process(ctx context.Context, d jobs.Delivery) jobs.Settlement
 }
 
 // Config wires a Service. Policy, ARM, Reconcile and Verify are required.
@@ -188,7 +188,7 @@ func (s *Service) countEvents(res events.Result, err error) {
 
 // Reconcile runs one delivered reconcile job and returns its settlement. It
 // is a jobs.Handler.
-func (s *Service) Reconcile(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+func (s *Service) Reconcile(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 	if d.Job.Kind != jobs.KindReconcile {
 		return s.wrongQueue(ctx, d, jobs.KindReconcile)
 	}
@@ -209,7 +209,7 @@ func (s *Service) Reconcile(ctx context.Context, d jobs.Delivery) jobs.Outcome {
 }
 
 // Verify runs one delivered verification job through the VerifyRunner.
-func (s *Service) Verify(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+func (s *Service) Verify(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 	if d.Job.Kind != jobs.KindVerify {
 		return s.wrongQueue(ctx, d, jobs.KindVerify)
 	}
@@ -233,7 +233,7 @@ func (s *Service) Verify(ctx context.Context, d jobs.Delivery) jobs.Outcome {
 	return o
 }
 
-func (s *Service) wrongQueue(_ context.Context, d jobs.Delivery, want jobs.Kind) jobs.Outcome {
+func (s *Service) wrongQueue(_ context.Context, d jobs.Delivery, want jobs.Kind) jobs.Settlement {
 	desc := fmt.Sprintf("a %s job arrived on the %s queue", d.Job.Kind, want)
 	s.addFailure(d.Job, ReasonWrongQueue, desc)
 	return jobs.DeadLetterWith(ReasonWrongQueue, desc)

@@ -14,22 +14,22 @@ import (
 
 // Handler runs one job. It must be idempotent (deliveries are at least once)
 // and should honour ctx: on shutdown ctx is cancelled after the grace period.
-// It says what to do with the delivery by returning an Outcome.
-type Handler func(ctx context.Context, d Delivery) Outcome
+// It says what to do with the delivery by returning a Settlement.
+type Handler func(ctx context.Context, d Delivery) Settlement
 
-type outcomeKind int
+type settleKind int
 
 const (
-	outcomeComplete outcomeKind = iota
-	outcomeRetry
-	outcomeDeadLetter
-	outcomeAbandon // internal: after a first handler panic
+	settleComplete settleKind = iota
+	settleRetry
+	settleDeadLetter
+	settleAbandon // internal: after a first handler panic
 )
 
-// Outcome is what a Handler decided about a delivery. Build it with Done,
+// Settlement is what a Handler decided about a delivery: how it is settled. Build it with Done,
 // RetryAfter or DeadLetterWith; the zero value is Done.
-type Outcome struct {
-	kind        outcomeKind
+type Settlement struct {
+	kind        settleKind
 	delay       time.Duration
 	reason      string
 	description string
@@ -39,65 +39,65 @@ type Outcome struct {
 }
 
 // Done completes the delivery: the job is finished.
-func Done() Outcome { return Outcome{kind: outcomeComplete} }
+func Done() Settlement { return Settlement{kind: settleComplete} }
 
 // RetryAfter completes the delivery and schedules the job's next attempt
 // (Attempt+1, new id) after delay. Negative delays count as zero.
-func RetryAfter(delay time.Duration) Outcome {
-	return Outcome{kind: outcomeRetry, delay: max(delay, 0)}
+func RetryAfter(delay time.Duration) Settlement {
+	return Settlement{kind: settleRetry, delay: max(delay, 0)}
 }
 
 // DeadLetterWith moves the job to the dead-letter store with a short reason
 // (a code such as "PolicyInvalid") and a human description.
-func DeadLetterWith(reason, description string) Outcome {
+func DeadLetterWith(reason, description string) Settlement {
 	if strings.TrimSpace(reason) == "" {
 		reason = "HandlerDeadLettered"
 	}
-	return Outcome{kind: outcomeDeadLetter, reason: reason, description: description}
+	return Settlement{kind: settleDeadLetter, reason: reason, description: description}
 }
 
 // WithResumeToken sets the ResumeToken the next attempt carries (a
 // long-running operation to resume). It only matters for RetryAfter.
-func (o Outcome) WithResumeToken(token string) Outcome {
+func (o Settlement) WithResumeToken(token string) Settlement {
 	o.resumeToken, o.setResume = token, true
 	return o
 }
 
-// WithProgress marks a RetryAfter outcome of a run that made progress
+// WithProgress marks a RetryAfter settlement of a run that made progress
 // (changed something before failing): the next attempt's Streak starts
 // again at 1, so its back-off does too.
-func (o Outcome) WithProgress() Outcome {
+func (o Settlement) WithProgress() Settlement {
 	o.progress = true
 	return o
 }
 
 // Progress reports whether WithProgress was set.
-func (o Outcome) Progress() bool { return o.progress }
+func (o Settlement) Progress() bool { return o.progress }
 
-// IsDone, IsRetry and IsDeadLetter tell the outcome's kind (for tests and logs).
-func (o Outcome) IsDone() bool       { return o.kind == outcomeComplete }
-func (o Outcome) IsRetry() bool      { return o.kind == outcomeRetry }
-func (o Outcome) IsDeadLetter() bool { return o.kind == outcomeDeadLetter }
+// IsDone, IsRetry and IsDeadLetter tell the settlement's kind (for tests and logs).
+func (o Settlement) IsDone() bool       { return o.kind == settleComplete }
+func (o Settlement) IsRetry() bool      { return o.kind == settleRetry }
+func (o Settlement) IsDeadLetter() bool { return o.kind == settleDeadLetter }
 
-// Delay is the retry delay of a RetryAfter outcome.
-func (o Outcome) Delay() time.Duration { return o.delay }
+// Delay is the retry delay of a RetryAfter settlement.
+func (o Settlement) Delay() time.Duration { return o.delay }
 
-// Reason and Description are those of a DeadLetterWith outcome.
-func (o Outcome) Reason() string      { return o.reason }
-func (o Outcome) Description() string { return o.description }
+// Reason and Description are those of a DeadLetterWith settlement.
+func (o Settlement) Reason() string      { return o.reason }
+func (o Settlement) Description() string { return o.description }
 
-// String renders the outcome for logs: "complete", "retry after 30s",
+// String renders the settlement for logs: "complete", "retry after 30s",
 // "dead-letter PolicyInvalid: ...".
-func (o Outcome) String() string {
+func (o Settlement) String() string {
 	switch o.kind {
-	case outcomeRetry:
+	case settleRetry:
 		return "retry after " + o.delay.String()
-	case outcomeDeadLetter:
+	case settleDeadLetter:
 		if o.description == "" {
 			return "dead-letter " + o.reason
 		}
 		return "dead-letter " + o.reason + ": " + o.description
-	case outcomeAbandon:
+	case settleAbandon:
 		return "abandon"
 	}
 	return "complete"
@@ -107,19 +107,19 @@ func (o Outcome) String() string {
 // dead-lettered rather than released for one more try.
 const panicDeliveries = 2
 
-// invoke runs h, turning a panic into an outcome: on the first delivery the
+// invoke runs h, turning a panic into a settlement: on the first delivery the
 // lock is released (abandon) so the job comes back at once with its delivery
 // count raised; from the second delivery on it is dead-lettered with reason
 // HandlerPanic and the panic value. A panic is most likely a bug that will
 // recur, so it does not get the retry schedule (which would reset the count).
-func invoke(ctx context.Context, h Handler, d Delivery) (o Outcome, panicked bool) {
+func invoke(ctx context.Context, h Handler, d Delivery) (o Settlement, panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			panicked = true
 			if d.DeliveryCount >= panicDeliveries {
 				o = DeadLetterWith(DeadLetterReasonPanic, fmt.Sprintf("handler panicked on delivery %d: %v\n%s", d.DeliveryCount, r, trimStack(debug.Stack())))
 			} else {
-				o = Outcome{kind: outcomeAbandon, description: fmt.Sprint(r)}
+				o = Settlement{kind: settleAbandon, description: fmt.Sprint(r)}
 			}
 		}
 	}()
@@ -134,11 +134,11 @@ func trimStack(b []byte) string {
 	return string(b)
 }
 
-// Settle applies an outcome to a delivery on q. An abandon on a queue that
+// Settle applies a settlement to a delivery on q. An abandon on a queue that
 // cannot abandon leaves the lock to expire.
-func Settle(ctx context.Context, q Queue, d Delivery, o Outcome) error {
+func Settle(ctx context.Context, q Queue, d Delivery, o Settlement) error {
 	switch o.kind {
-	case outcomeRetry:
+	case settleRetry:
 		if o.setResume {
 			d.Job.ResumeToken = o.resumeToken
 		}
@@ -146,9 +146,9 @@ func Settle(ctx context.Context, q Queue, d Delivery, o Outcome) error {
 			d.Job.Streak = 0
 		}
 		return q.Retry(ctx, d, o.delay)
-	case outcomeDeadLetter:
+	case settleDeadLetter:
 		return q.DeadLetter(ctx, d, o.reason, o.description)
-	case outcomeAbandon:
+	case settleAbandon:
 		if a, ok := q.(Abandoner); ok {
 			return a.Abandon(ctx, d)
 		}
@@ -179,7 +179,7 @@ func RunWorkers(ctx context.Context, q Queue, concurrency int, h Handler, log ze
 // RunWorkersWith is RunWorkers with options.
 //
 // Shutdown: when ctx is cancelled no more jobs are received; running handlers
-// get opts.Grace to finish and their outcomes are applied. After the grace
+// get opts.Grace to finish and their settlements are applied. After the grace
 // period their contexts are cancelled and their locks released (Abandon when
 // the queue supports it, else left to expire); what such a handler returns
 // later is discarded. It returns nil after a shutdown, or the error that
@@ -248,9 +248,9 @@ func RunWorkersWith(ctx context.Context, q Queue, h Handler, opts WorkerOptions)
 				ev = log.Warn().Err(err)
 			case err != nil:
 				ev = log.Error().Err(err)
-			case o.kind == outcomeDeadLetter:
+			case o.kind == settleDeadLetter:
 				ev = log.Error()
-			case o.kind == outcomeRetry || o.kind == outcomeAbandon:
+			case o.kind == settleRetry || o.kind == settleAbandon:
 				ev = log.Warn()
 			}
 			jobLog(ev, d).Str("outcome", o.String()).Dur("took", time.Since(began)).Msg("job handled")

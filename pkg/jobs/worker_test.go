@@ -63,7 +63,7 @@ func TestRunWorkersBoundsConcurrencyAndCompletesEverything(t *testing.T) {
 	}
 	var running, peak, handled atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		n := running.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
@@ -92,7 +92,7 @@ func TestRunWorkersShutdown(t *testing.T) {
 		sendAll(t, q, jobFor("ws"))
 		ctx, cancel := context.WithCancel(context.Background())
 		started := make(chan struct{})
-		h := func(hctx context.Context, d jobs.Delivery) jobs.Outcome {
+		h := func(hctx context.Context, d jobs.Delivery) jobs.Settlement {
 			close(started)
 			<-ctx.Done() // shutdown begins while the job runs
 			return jobs.DeadLetterWith("Checked", "finished during shutdown")
@@ -115,7 +115,7 @@ func TestRunWorkersShutdown(t *testing.T) {
 		sendAll(t, q, jobFor("ws"))
 		ctx, cancel := context.WithCancel(context.Background())
 		started, returned := make(chan struct{}), make(chan struct{})
-		h := func(hctx context.Context, d jobs.Delivery) jobs.Outcome {
+		h := func(hctx context.Context, d jobs.Delivery) jobs.Settlement {
 			close(started)
 			<-hctx.Done() // only the handler context's cancellation ends it
 			defer close(returned)
@@ -144,7 +144,7 @@ func TestRunWorkersStopsWhenStoreCloses(t *testing.T) {
 	q := s.Queue("reconcile")
 	errc := make(chan error, 1)
 	go func() {
-		errc <- jobs.RunWorkers(context.Background(), q, 1, func(context.Context, jobs.Delivery) jobs.Outcome { return jobs.Done() }, zerolog.Nop())
+		errc <- jobs.RunWorkers(context.Background(), q, 1, func(context.Context, jobs.Delivery) jobs.Settlement { return jobs.Done() }, zerolog.Nop())
 	}()
 	_ = s.Close()
 	if err := <-errc; err == nil || !strings.Contains(err.Error(), jobs.ErrClosed.Error()) {
@@ -158,7 +158,7 @@ func TestDrainRunsScheduledRetriesInSimulatedTime(t *testing.T) {
 	sendAll(t, reconcile, jobFor("a"), jobFor("b"))
 	var mu sync.Mutex
 	var log []string
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		mu.Lock()
 		log = append(log, fmt.Sprintf("%s %s attempt %d at +%s", d.Job.Kind, d.Job.CorrelationID, d.Job.Attempt, clock.Now().Sub(epoch)))
 		mu.Unlock()
@@ -204,7 +204,7 @@ func TestDrainPanics(t *testing.T) {
 	q := s.Queue("reconcile")
 	sendAll(t, q, jobFor("boom"))
 	calls := 0
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		calls++
 		panic("nil map")
 	}
@@ -226,7 +226,7 @@ func TestDrainStops(t *testing.T) {
 		s, clock := openStore(t)
 		q := s.Queue("reconcile")
 		sendAll(t, q, jobFor("loop"))
-		h := func(context.Context, jobs.Delivery) jobs.Outcome { return jobs.RetryAfter(time.Second) }
+		h := func(context.Context, jobs.Delivery) jobs.Settlement { return jobs.RetryAfter(time.Second) }
 		_, err := jobs.Drain(context.Background(), h, jobs.DrainOptions{Clock: clock, MaxDeliveries: 50}, q)
 		if err == nil || !strings.Contains(err.Error(), "after 50 deliveries") {
 			t.Errorf("err = %v, want the delivery limit", err)
@@ -238,7 +238,7 @@ func TestDrainStops(t *testing.T) {
 		later := jobFor("later")
 		later.NotBefore = epoch.Add(time.Hour)
 		sendAll(t, q, jobFor("now"), later)
-		res, err := jobs.Drain(context.Background(), func(context.Context, jobs.Delivery) jobs.Outcome { return jobs.Done() },
+		res, err := jobs.Drain(context.Background(), func(context.Context, jobs.Delivery) jobs.Settlement { return jobs.Done() },
 			jobs.DrainOptions{Clock: clock, Until: epoch.Add(30 * time.Minute)}, q)
 		if err != nil {
 			t.Fatal(err)
@@ -269,14 +269,14 @@ func TestSettleHosted(t *testing.T) {
 	d := jobs.Delivery{Job: jobFor("ws"), MessageID: "m", DeliveryCount: 1}
 	tests := []struct {
 		name     string
-		outcome  jobs.Outcome
+		outcome  jobs.Settlement
 		wantErr  string
 		wantSent []int // attempts sent
 	}{
 		{"done lets the host complete", jobs.Done(), "", nil},
 		{"retry sends the next attempt and lets the host complete", jobs.RetryAfter(time.Minute).WithResumeToken("lro"), "", []int{2}},
 		{"dead-letter fails the invocation with the reason", jobs.DeadLetterWith("PolicyInvalid", "rule 2"), "dead-letter requested: PolicyInvalid: rule 2", nil},
-		{"a first panic fails the invocation", jobs.Run(context.Background(), func(context.Context, jobs.Delivery) jobs.Outcome { panic("x") }, d), "released after a handler panic", nil},
+		{"a first panic fails the invocation", jobs.Run(context.Background(), func(context.Context, jobs.Delivery) jobs.Settlement { panic("x") }, d), "released after a handler panic", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -151,7 +151,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			rep.IntakeErrors = append(rep.IntakeErrors, fmt.Sprintf("delivery %d: %v", i+1, err))
 		}
 	}
-	handler := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	handler := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		disp := r.ProcessDelivery(ctx, d)
 		rep.Summary.Reads += disp.Result.Reads
 		rep.Summary.Writes += disp.Result.Writes
