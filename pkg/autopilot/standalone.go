@@ -51,16 +51,15 @@ func (s *Service) RunStandalone(ctx context.Context, o StandaloneOptions) error 
 	if o.Workers <= 0 {
 		o.Workers = 1
 	}
-	wo := jobs.WorkerOptions{Concurrency: o.Workers, Grace: o.Grace, Log: s.log}
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	run := func(i int, name string, h jobs.Handler) {
 		defer wg.Done()
-		lo := wo
-		lo.Log = s.log.With().Str("queue", name).Logger()
-		if err := jobs.RunWorkersWith(ctx, o.Store.Queue(name), h, lo); err != nil {
+		pool := jobs.Pool{Queue: o.Store.Queue(name), Handler: h, Concurrency: o.Workers, Grace: o.Grace,
+			Log: s.log.With().Str("queue", name).Logger()}
+		if err := pool.Run(ctx); err != nil {
 			errs[i] = fmt.Errorf("%s workers: %w", name, err)
 			cancel()
 		}

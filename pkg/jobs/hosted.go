@@ -51,7 +51,7 @@ func SettleHosted(ctx context.Context, s Sender, d Delivery, o Settlement, now t
 	return nil
 }
 
-// Run invokes h on d with the worker's panic handling (see RunWorkersWith)
+// Run invokes h on d with the pool's panic handling (see Pool)
 // and returns its settlement. For hosts that deliver jobs themselves (the
 // Functions host), to be followed by SettleHosted.
 func Run(ctx context.Context, h Handler, d Delivery) Settlement {

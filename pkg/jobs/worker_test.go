@@ -55,7 +55,7 @@ func stats(t *testing.T, q jobs.StatsReporter) jobs.Stats {
 	return st
 }
 
-func TestRunWorkersBoundsConcurrencyAndCompletesEverything(t *testing.T) {
+func TestPoolBoundsConcurrencyAndCompletesEverything(t *testing.T) {
 	s, _ := openStore(t)
 	q := s.Queue("reconcile")
 	for i := range 24 {
@@ -74,7 +74,7 @@ func TestRunWorkersBoundsConcurrencyAndCompletesEverything(t *testing.T) {
 		}
 		return jobs.Done()
 	}
-	if err := jobs.RunWorkers(ctx, q, 3, h, zerolog.Nop()); err != nil {
+	if err := (jobs.Pool{Queue: q, Handler: h, Concurrency: 3, Log: zerolog.Nop()}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if p := peak.Load(); p > 3 {
@@ -85,8 +85,8 @@ func TestRunWorkersBoundsConcurrencyAndCompletesEverything(t *testing.T) {
 	}
 }
 
-func TestRunWorkersShutdown(t *testing.T) {
-	t.Run("a handler finishing within the grace period has its outcome applied", func(t *testing.T) {
+func TestPoolShutdown(t *testing.T) {
+	t.Run("a handler finishing within the grace period has its settlement applied", func(t *testing.T) {
 		s, _ := openStore(t)
 		q := s.Queue("reconcile")
 		sendAll(t, q, jobFor("ws"))
@@ -98,7 +98,7 @@ func TestRunWorkersShutdown(t *testing.T) {
 			return jobs.DeadLetterWith("Checked", "finished during shutdown")
 		}
 		go func() { <-started; cancel() }()
-		if err := jobs.RunWorkersWith(ctx, q, h, jobs.WorkerOptions{Concurrency: 2, Grace: time.Minute}); err != nil {
+		if err := (jobs.Pool{Queue: q, Handler: h, Concurrency: 2, Grace: time.Minute}).Run(ctx); err != nil {
 			t.Fatal(err)
 		}
 		dls, err := q.DeadLetters(context.Background())
@@ -122,7 +122,7 @@ func TestRunWorkersShutdown(t *testing.T) {
 			return jobs.Done()
 		}
 		go func() { <-started; cancel() }()
-		if err := jobs.RunWorkersWith(ctx, q, h, jobs.WorkerOptions{Grace: 10 * time.Millisecond}); err != nil {
+		if err := (jobs.Pool{Queue: q, Handler: h, Grace: 10 * time.Millisecond}).Run(ctx); err != nil {
 			t.Fatal(err)
 		}
 		<-returned
@@ -139,16 +139,16 @@ func TestRunWorkersShutdown(t *testing.T) {
 	})
 }
 
-func TestRunWorkersStopsWhenStoreCloses(t *testing.T) {
+func TestPoolStopsWhenStoreCloses(t *testing.T) {
 	s, _ := openStore(t)
 	q := s.Queue("reconcile")
 	errc := make(chan error, 1)
 	go func() {
-		errc <- jobs.RunWorkers(context.Background(), q, 1, func(context.Context, jobs.Delivery) jobs.Settlement { return jobs.Done() }, zerolog.Nop())
+		errc <- (jobs.Pool{Queue: q, Handler: func(context.Context, jobs.Delivery) jobs.Settlement { return jobs.Done() }}).Run(context.Background())
 	}()
 	_ = s.Close()
 	if err := <-errc; err == nil || !strings.Contains(err.Error(), jobs.ErrClosed.Error()) {
-		t.Errorf("RunWorkers after close = %v, want ErrClosed", err)
+		t.Errorf("Pool.Run after close = %v, want ErrClosed", err)
 	}
 }
 
