@@ -173,17 +173,22 @@ func (p *Pipeline) buildReconciler() error {
 	return nil
 }
 
-// buildVerifier returns the verification runner; a verify.JobRunner
-// without a reconcile sender gets the router, so that a target whose
-// private access passed gets the reconcile job that may close its public
-// access.
+// buildVerifier returns the verification runner. A verify.JobRunner
+// without a sink records to the pipeline's, and one without a reconcile
+// sender gets the router, so that a target whose private access passed
+// gets the reconcile job that may close its public access.
 func (p *Pipeline) buildVerifier() VerifyRunner {
 	v := p.cfg.Verifier
 	if v == nil && p.cfg.VerifierFor != nil {
 		v = p.cfg.VerifierFor(p.sink)
 	}
-	if jr, ok := v.(*verify.JobRunner); ok && jr.Reconcile == nil {
-		jr.Reconcile = p.router
+	if jr, ok := v.(*verify.JobRunner); ok {
+		if jr.Sink == nil {
+			jr.Sink = p.sink
+		}
+		if jr.Reconcile == nil {
+			jr.Reconcile = p.router
+		}
 	}
 	return v
 }
