@@ -24,10 +24,13 @@ const replayUsage = `usage: handler replay --sandbox SCENARIO --policy FILE [--j
        handler replay --live --policy FILE [--json] [--sweep] [-v] [EVENTS...]
 
 Runs event files (one event or an array, Event Grid schema or CloudEvents)
-through intake, an embedded queue on a simulated clock and the reconciler
-against a sandbox scenario, and prints every action. Verification jobs are
-queued and counted, not run. Events that cannot be parsed are listed with
-the file, their position and what is wrong.
+through the pipeline as production assembles it (intake, router, coalescing
+reconciler, verification runner) on an embedded queue and a simulated clock
+against a sandbox scenario, and prints every action. The verification jobs
+the plans schedule run too, through the sandbox's DNS and FHIR listeners:
+each run is a "verify" line (passed, failed, rescheduled) and what it sends
+(a reconcile that may disable public access) follows. Events that cannot be
+parsed are listed with the file, their position and what is wrong.
 
 With --live the events (and with --sweep, a sweep of the policy's
 subscriptions) are planned against the real subscription instead, read
@@ -43,9 +46,9 @@ inputs.
 flags:
 `
 
-// runReplay runs event files through intake, an embedded queue on a
-// simulated clock and the reconciler against a sandbox, and prints every
-// action. Verification jobs are queued and counted, not run.
+// runReplay runs event files through the pipeline on an embedded queue and
+// a simulated clock against a sandbox, verification jobs included, and
+// prints every action and verification.
 func runReplay(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	sbPath := fs.String("sandbox", "", "sandbox scenario file (required)")
@@ -165,8 +168,8 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		}
 		_ = enc.Encode(map[string]any{"summary": s, "deadLetters": dls, "malformed": malformed})
 	} else {
-		fmt.Fprintf(stdout, "\nevents %d (enqueued %d, ignored %d, malformed %d); jobs run %d, completed %d, retried %d, dead-lettered %d; verify jobs queued %d (not run by replay)\n",
-			s.Events, s.Enqueued, s.Ignored, s.Malformed, s.JobsRun, s.Completed, s.Retried, s.DeadLettered, s.VerifyQueued)
+		fmt.Fprintf(stdout, "\nevents %d (enqueued %d, ignored %d, malformed %d); jobs run %d, completed %d, retried %d, dead-lettered %d; verifications run %d (passed %d), verify jobs queued %d\n",
+			s.Events, s.Enqueued, s.Ignored, s.Malformed, s.JobsRun, s.Completed, s.Retried, s.DeadLettered, s.Verifications, s.VerifyPassed, s.VerifyQueued)
 		if *live {
 			fmt.Fprintf(stdout, "ARM reads %d, writes 0 (live dry run: nothing written, no job sent)\n", s.Reads)
 		} else {

@@ -414,8 +414,8 @@ func (s *story) play(ctx context.Context) error {
 
 // drainAll runs every queued job, printing what each run published.
 func (s *story) drainAll(ctx context.Context) error {
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
-		var o jobs.Outcome
+	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
+		var o jobs.Settlement
 		if d.Job.Kind == jobs.KindVerify {
 			o = s.w.svc.Verify(ctx, d)
 		} else {

@@ -19,6 +19,7 @@ import (
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/pipeline"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile"
 	"github.com/plautopilot/autopilot/pkg/verify"
@@ -54,7 +55,7 @@ func newWorld(sb *sandbox.Sandbox, pol *policy.Policy, start time.Time, log zero
 	if err != nil {
 		return fail(fmt.Errorf("demo: open queue: %w", err))
 	}
-	w.rq, w.vq = w.store.Queue(autopilot.DefaultReconcileQueue), w.store.Queue(autopilot.DefaultVerifyQueue)
+	w.rq, w.vq = w.store.Queue(pipeline.DefaultReconcileQueue), w.store.Queue(pipeline.DefaultVerifyQueue)
 	client, err := azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: time.Millisecond})
 	if err != nil {
 		return fail(fmt.Errorf("demo: azure client: %w", err))
@@ -69,13 +70,13 @@ func newWorld(sb *sandbox.Sandbox, pol *policy.Policy, start time.Time, log zero
 	v.Now = w.clock.Now
 	v.Timeout = 5 * time.Second
 	runner := &verify.JobRunner{Verifier: v, Policy: pol, Reports: w.reports, Now: w.clock.Now, Log: log}
+	// the pipeline gives the runner its sink and reconcile sender
 	w.svc, err = autopilot.New(autopilot.Config{Policy: pol, ARM: client, Reconcile: w.rq, Verify: w.vq,
 		Sink: w.mem, Verifier: runner, Reports: w.reports, Now: w.clock.Now, Log: log,
 		Backoff: reconcileBackoff()})
 	if err != nil {
 		return fail(err)
 	}
-	runner.Sink = w.svc.Sink()
 	return w, nil
 }
 
@@ -118,13 +119,7 @@ func (w *world) verifyDue(ctx context.Context, until time.Time) (jobs.DrainResul
 // runAll drains both queues to the end, moving simulated time to each
 // scheduled job.
 func (w *world) runAll(ctx context.Context) (jobs.DrainResult, error) {
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
-		if d.Job.Kind == jobs.KindVerify {
-			return w.svc.Verify(ctx, d)
-		}
-		return w.svc.Reconcile(ctx, d)
-	}
-	return jobs.Drain(ctx, h, jobs.DrainOptions{Clock: w.clock}, w.rq, w.vq)
+	return jobs.Drain(ctx, w.svc.Pipeline().Handle, jobs.DrainOptions{Clock: w.clock}, w.rq, w.vq)
 }
 
 // deadLetters lists the jobs of both queues given up.

@@ -671,7 +671,7 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 	return r.settle(ctx, d, disp.Outcome(), v)
 }
 
-func (r *runner) settle(ctx context.Context, d jobs.Delivery, o jobs.Outcome, v reconcile.Verdict) error {
+func (r *runner) settle(ctx context.Context, d jobs.Delivery, o jobs.Settlement, v reconcile.Verdict) error {
 	err := jobs.Settle(ctx, r.rq, d, o)
 	r.mu.Lock()
 	defer r.mu.Unlock()

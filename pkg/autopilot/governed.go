@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
-	"github.com/plautopilot/autopilot/pkg/policy"
 )
 
 // ErrNotGoverned marks a subject outside what the policy governs: a target
@@ -74,23 +72,4 @@ func (s *Service) checkGoverned(ctx context.Context, subject jobs.Subject, id st
 		return fmt.Errorf("%w: VNet %s, and every VNet it is peered with, is linked to none of the managed private DNS zones", ErrNotGoverned, id)
 	}
 	return fmt.Errorf("%w: subject %s of %s", ErrInvalid, subject, id)
-}
-
-// eventSubscriptions is the intake's governed subscriptions: extra plus the
-// policy's; nil (no filter) when extra is empty.
-func eventSubscriptions(p *policy.Policy, extra []string) []string {
-	var subs []string
-	for _, s := range extra {
-		if s = strings.TrimSpace(s); s != "" {
-			subs = append(subs, s)
-		}
-	}
-	if len(subs) == 0 {
-		return nil
-	}
-	subs = append(subs, p.Subscriptions()...)
-	for _, id := range p.TargetIDs() {
-		subs = append(subs, core.SubscriptionOf(id))
-	}
-	return subs
 }

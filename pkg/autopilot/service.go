@@ -12,6 +12,7 @@ import (
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/pipeline"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile"
 	"github.com/plautopilot/autopilot/pkg/verify"
@@ -20,11 +21,10 @@ import (
 
 // VerifyRunner runs one verification job (the verify job runner of
 // pkg/verify, or a fake) and says how to settle it.
-type VerifyRunner interface {
-	Process(ctx context.Context, d jobs.Delivery) jobs.Outcome
-}
+type VerifyRunner = pipeline.VerifyRunner
 
-// Config wires a Service. Policy, ARM, Reconcile and Verify are required.
+// Config wires a Service: the pipeline's settings (pipeline.Config) and
+// what the API reads. Policy, ARM, Reconcile and Verify are required.
 type Config struct {
 	Policy *policy.Policy
 	ARM    core.ARM
@@ -56,31 +56,29 @@ type Config struct {
 	// StatusEvents is how many recent outcome events Status keeps (1000 when
 	// zero).
 	StatusEvents int
-	// EventSubscriptions, when not empty, are the subscriptions whose events
-	// the intake acts on, besides the policy's own (Policy.Subscriptions and
-	// those of its listed targets); events about resources elsewhere are
-	// ignored and counted, at no ARM cost. Empty: events of any
-	// subscription are taken (blank entries are ignored).
+	// EventSubscriptions: see pipeline.Config.EventSubscriptions.
 	EventSubscriptions []string
+	// Hooks observe the pipeline besides the Service's own counters (the
+	// demo and tests).
+	Hooks pipeline.Hooks
 }
 
-// Dead-letter reasons set by the Service.
+// Dead-letter reasons set by the pipeline.
 const (
-	ReasonVerifierMissing = "VerifierMissing"
-	ReasonWrongQueue      = "WrongQueue"
+	ReasonVerifierMissing = pipeline.ReasonVerifierMissing
+	ReasonWrongQueue      = pipeline.ReasonWrongQueue
 )
 
-// Service is the assembled autopilot.
+// Service is the autopilot's HTTP API (evaluate, verify, status, estate)
+// over the pipeline it assembles with pipeline.New; its job handlers are the
+// pipeline's, counted for Status.
 type Service struct {
-	cfg     Config
-	log     zerolog.Logger
-	now     func() time.Time
-	mem     *outcome.MemorySink
-	sink    outcome.Sink
-	rec     *reconcile.Reconciler
-	sweeper *reconcile.Sweeper
-	intake  *events.Intake
-	jobs    jobs.Sender
+	cfg Config
+	log zerolog.Logger
+	now func() time.Time
+	mem *outcome.MemorySink
+	p   *pipeline.Pipeline
+	rec *reconcile.Reconciler
 
 	c counters
 
@@ -89,191 +87,86 @@ type Service struct {
 	lastSweep *SweepReport
 }
 
-// router sends verification jobs to the verify queue, everything else to
-// the reconcile queue.
-type router struct{ reconcile, verify jobs.Sender }
-
-func (r router) Send(ctx context.Context, j jobs.Job) error {
-	if j.Kind == jobs.KindVerify {
-		return r.verify.Send(ctx, j)
-	}
-	return r.reconcile.Send(ctx, j)
-}
-
 // New builds a Service, or fails naming what is missing. A nil policy is an
 // error: the autopilot never acts without one.
 func New(cfg Config) (*Service, error) {
-	var missing []string
-	if cfg.Policy == nil {
-		missing = append(missing, "Policy")
-	}
-	if cfg.ARM == nil {
-		missing = append(missing, "ARM")
-	}
-	if cfg.Reconcile == nil {
-		missing = append(missing, "Reconcile")
-	}
-	if cfg.Verify == nil {
-		missing = append(missing, "Verify")
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("autopilot: config lacks %s", strings.Join(missing, ", "))
-	}
 	s := &Service{cfg: cfg, log: cfg.Log, now: cfg.Now}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if cfg.SweepInterval <= 0 {
-		s.cfg.SweepInterval = reconcile.DefaultSweepInterval
 	}
 	s.mem = outcome.NewMemorySink(cfg.StatusEvents)
 	var sink outcome.Sink = outcome.NewLogSink(cfg.Log)
 	if cfg.Sink != nil {
 		sink = cfg.Sink
 	}
-	s.sink = outcome.Multi{s.mem, sink}
-	s.jobs = router{reconcile: cfg.Reconcile, verify: cfg.Verify}
-	// The coalescer skips reconcile jobs a later successful run of the same
-	// subject already covered, and defers jobs whose subject another worker
-	// of this process is reconciling (per process: under Functions scale-out
-	// each instance coalesces its own deliveries).
-	rec, err := reconcile.New(reconcile.Config{Reader: cfg.ARM, Writer: cfg.ARM, Policy: cfg.Policy, Jobs: s.jobs,
-		Sink: s.sink, Now: s.now, Log: cfg.Log, Backoff: cfg.Backoff, Coalesce: reconcile.NewCoalescer()})
+	p, err := pipeline.New(pipeline.Config{Policy: cfg.Policy, ARM: cfg.ARM, Reconcile: cfg.Reconcile, Verify: cfg.Verify,
+		Sink: outcome.Multi{s.mem, sink}, Dead: cfg.Dead, Verifier: cfg.Verifier, VerifierFor: cfg.VerifierFor, Now: s.now,
+		Log: cfg.Log, SweepInterval: cfg.SweepInterval, Backoff: cfg.Backoff, EventSubscriptions: cfg.EventSubscriptions,
+		Hooks: s.hooks(cfg.Hooks)})
 	if err != nil {
-		return nil, fmt.Errorf("autopilot: %w", err)
+		return nil, err
 	}
-	s.rec = rec
-	s.sweeper = &reconcile.Sweeper{Reader: cfg.ARM, Policy: cfg.Policy, Jobs: s.jobs, Interval: s.cfg.SweepInterval, Log: cfg.Log}
-	if cfg.Verifier == nil && cfg.VerifierFor != nil {
-		s.cfg.Verifier = cfg.VerifierFor(s.sink)
-	}
-	if jr, ok := s.cfg.Verifier.(*verify.JobRunner); ok && jr.Reconcile == nil {
-		// a verified target gets the reconcile job that may close its public access
-		jr.Reconcile = cfg.Reconcile
-	}
-	s.intake = &events.Intake{Queue: s.jobs, Log: cfg.Log, Dead: cfg.Dead, Now: s.now, Observe: s.countEvents,
-		Subscriptions: eventSubscriptions(cfg.Policy, cfg.EventSubscriptions)}
+	s.p, s.rec = p, p.Reconciler()
 	return s, nil
 }
 
+// Pipeline is the Service's pipeline.
+func (s *Service) Pipeline() *pipeline.Pipeline { return s.p }
+
 // Sink is the Service's outcome sink (the configured one tee'd into the
 // status memory): give it to a verify runner so its results show in Status.
-func (s *Service) Sink() outcome.Sink { return s.sink }
+func (s *Service) Sink() outcome.Sink { return s.p.Sink() }
 
 // Policy is the policy the Service acts on.
 func (s *Service) Policy() *policy.Policy { return s.cfg.Policy }
 
 // Intake is the event intake, for events.NewWebhook.
-func (s *Service) Intake() *events.Intake { return s.intake }
+func (s *Service) Intake() *events.Intake { return s.p.Intake() }
 
 // HandleEvents takes one Event Grid delivery (an event or an array, either
 // schema) and enqueues reconcile jobs. An error means the delivery must be
 // failed so that Event Grid redelivers it.
 func (s *Service) HandleEvents(ctx context.Context, body []byte) (events.Result, error) {
-	return s.intake.Handle(ctx, body)
-}
-
-// countEvents updates the event counters; the intake calls it for every
-// delivery, whether it came through HandleEvents or the webhook.
-func (s *Service) countEvents(res events.Result, err error) {
-	s.c.events.Add(int64(res.Received))
-	s.c.eventsEnqueued.Add(int64(res.Enqueued))
-	s.c.eventsIgnored.Add(int64(res.Ignored))
-	s.c.eventsMalformed.Add(int64(res.Malformed))
-	s.c.eventsUngoverned.Add(int64(res.Ungoverned))
-	if err != nil {
-		s.c.eventErrors.Add(1)
-	}
+	return s.p.HandleEvents(ctx, body)
 }
 
 // Reconcile runs one delivered reconcile job and returns its settlement. It
 // is a jobs.Handler.
-func (s *Service) Reconcile(ctx context.Context, d jobs.Delivery) jobs.Outcome {
-	if d.Job.Kind != jobs.KindReconcile {
-		return s.wrongQueue(ctx, d, jobs.KindReconcile)
-	}
-	disp := s.rec.ProcessDelivery(ctx, d)
-	s.c.reconcileRuns.Add(1)
-	s.c.armReads.Add(int64(disp.Result.Reads))
-	s.c.armWrites.Add(int64(disp.Result.Writes))
-	switch disp.Verdict {
-	case reconcile.Retry:
-		s.c.reconcileRetried.Add(1)
-	case reconcile.DeadLetter:
-		s.c.reconcileFailed.Add(1)
-		s.addFailure(d.Job, disp.Reason, disp.Description)
-	default:
-		s.c.reconcileDone.Add(1)
-	}
-	return disp.Outcome()
+func (s *Service) Reconcile(ctx context.Context, d jobs.Delivery) jobs.Settlement {
+	return s.p.Reconcile(ctx, d)
 }
 
 // Verify runs one delivered verification job through the VerifyRunner.
-func (s *Service) Verify(ctx context.Context, d jobs.Delivery) jobs.Outcome {
-	if d.Job.Kind != jobs.KindVerify {
-		return s.wrongQueue(ctx, d, jobs.KindVerify)
-	}
-	s.c.verifyRuns.Add(1)
-	if s.cfg.Verifier == nil {
-		s.c.verifyFailed.Add(1)
-		desc := "no verification runner is configured; the job is kept for a run once one is"
-		s.addFailure(d.Job, ReasonVerifierMissing, desc)
-		return jobs.DeadLetterWith(ReasonVerifierMissing, desc)
-	}
-	o := s.cfg.Verifier.Process(ctx, d)
-	switch {
-	case o.IsRetry():
-		s.c.verifyRetried.Add(1)
-	case o.IsDeadLetter():
-		s.c.verifyFailed.Add(1)
-		s.addFailure(d.Job, o.Reason(), o.Description())
-	default:
-		s.c.verifyDone.Add(1)
-	}
-	return o
+func (s *Service) Verify(ctx context.Context, d jobs.Delivery) jobs.Settlement {
+	return s.p.Verify(ctx, d)
 }
 
-func (s *Service) wrongQueue(_ context.Context, d jobs.Delivery, want jobs.Kind) jobs.Outcome {
-	desc := fmt.Sprintf("a %s job arrived on the %s queue", d.Job.Kind, want)
-	s.addFailure(d.Job, ReasonWrongQueue, desc)
-	return jobs.DeadLetterWith(ReasonWrongQueue, desc)
-}
-
-// Park records that a job was given up (dead-lettered, or parked in a
-// failed-jobs queue under the Functions host): a job.failed outcome event
-// carrying the reason, published through the Service's sink.
+// Park records that a job was given up (see pipeline.Pipeline.Park).
 func (s *Service) Park(ctx context.Context, job jobs.Job, reason, description, where string) error {
-	ev := outcome.New(outcome.JobFailed, job.TargetID, outcome.Data{
-		Reason: reason, Error: description, Mode: string(s.cfg.Policy.Mode()), Result: outcome.ResultFailed,
-		CorrelationID: job.CorrelationID, JobID: job.ID, Attempt: job.Attempt, After: where,
-	}, s.now())
-	// The reconciler may already have published job.failed for this run;
-	// this one says where the job is kept, so it gets its own id.
-	ev.ID += "-parked"
-	if err := s.sink.Publish(ctx, []outcome.Event{ev}); err != nil {
-		return fmt.Errorf("publish job.failed for job %s: %w", job.ID, err)
-	}
-	return nil
+	return s.p.Park(ctx, job, reason, description, where)
 }
 
 // Sweep lists governed targets and VNets and enqueues reconcile jobs for
 // what events missed.
 func (s *Service) Sweep(ctx context.Context) (reconcile.SweepResult, error) {
-	start := s.now()
-	res, err := s.sweeper.Sweep(ctx, start)
-	s.c.sweeps.Add(1)
-	s.c.armReads.Add(int64(res.Reads))
-	rep := &SweepReport{At: start, Targets: res.Targets, VNets: res.VNets, Enqueued: len(res.Enqueued), Reads: res.Reads, Errors: res.Errors}
-	if err != nil {
-		s.c.sweepErrors.Add(1)
-		if len(rep.Errors) == 0 {
-			rep.Errors = []string{err.Error()}
-		}
-	}
-	s.mu.Lock()
-	s.lastSweep = rep
-	s.mu.Unlock()
-	return res, err
+	return s.p.Sweep(ctx)
+}
+
+// StandaloneOptions configure RunStandalone.
+type StandaloneOptions = pipeline.StandaloneOptions
+
+// Default queue names (the same as the Service Bus queues).
+const (
+	DefaultReconcileQueue = pipeline.DefaultReconcileQueue
+	DefaultVerifyQueue    = pipeline.DefaultVerifyQueue
+)
+
+// RunStandalone runs the pipeline's workers on the embedded queues and the
+// sweep ticker until ctx ends (see pipeline.Pipeline.RunStandalone), logging
+// with the Service's logger.
+func (s *Service) RunStandalone(ctx context.Context, o StandaloneOptions) error {
+	o.Log = s.log
+	return s.p.RunStandalone(ctx, o)
 }
 
 // ErrNotFound marks a subject (connection, target) that does not exist.
@@ -306,7 +199,7 @@ func (s *Service) RequestVerify(ctx context.Context, subjectID string) (string, 
 	j.Reason = "requested through the API"
 	j.CorrelationID = j.ID
 	j.Created = now
-	if err := s.cfg.Verify.Send(ctx, j); err != nil {
+	if err := s.p.Jobs().Send(ctx, j); err != nil {
 		return "", fmt.Errorf("enqueue verification of %s: %w", id, err)
 	}
 	s.c.verifyRequested.Add(1)

@@ -107,13 +107,13 @@ func Drain(ctx context.Context, h Handler, opts DrainOptions, queues ...Queue) (
 					return res, fmt.Errorf("drain: settle job %s (%s): %w", d.Job.ID, o, err)
 				}
 				switch o.kind {
-				case outcomeComplete:
+				case settleComplete:
 					res.Completed++
-				case outcomeRetry:
+				case settleRetry:
 					res.Retried++
-				case outcomeDeadLetter:
+				case settleDeadLetter:
 					res.DeadLettered++
-				case outcomeAbandon:
+				case settleAbandon:
 					res.Abandoned++
 				}
 				jobLog(opts.Log.Debug(), d).Str("outcome", o.String()).Msg("job handled")

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// ErrHostedDeadLetter is returned by SettleHosted for a dead-letter outcome.
+// ErrHostedDeadLetter is returned by SettleHosted for a dead-letter settlement.
 var ErrHostedDeadLetter = errors.New("dead-letter requested")
 
 // ErrHostedAbandon is returned by SettleHosted after a first handler panic.
@@ -28,9 +28,9 @@ var ErrHostedAbandon = errors.New("delivery released after a handler panic")
 //     the handler's reason is kept.
 //   - after a handler panic: an error wrapping ErrHostedAbandon (fail the
 //     invocation; the host abandons and redelivers).
-func SettleHosted(ctx context.Context, s Sender, d Delivery, o Outcome, now time.Time) error {
+func SettleHosted(ctx context.Context, s Sender, d Delivery, o Settlement, now time.Time) error {
 	switch o.kind {
-	case outcomeRetry:
+	case settleRetry:
 		next := d.Job
 		if o.setResume {
 			next.ResumeToken = o.resumeToken
@@ -43,18 +43,18 @@ func SettleHosted(ctx context.Context, s Sender, d Delivery, o Outcome, now time
 			return fmt.Errorf("retry job %s as %s: %w", d.Job.ID, next.ID, err)
 		}
 		return nil
-	case outcomeDeadLetter:
+	case settleDeadLetter:
 		return fmt.Errorf("job %s: %w: %s: %s", d.Job.ID, ErrHostedDeadLetter, o.reason, o.description)
-	case outcomeAbandon:
+	case settleAbandon:
 		return fmt.Errorf("job %s: %w: %s", d.Job.ID, ErrHostedAbandon, o.description)
 	}
 	return nil
 }
 
-// Run invokes h on d with the worker's panic handling (see RunWorkersWith)
-// and returns its outcome. For hosts that deliver jobs themselves (the
+// Run invokes h on d with the pool's panic handling (see Pool)
+// and returns its settlement. For hosts that deliver jobs themselves (the
 // Functions host), to be followed by SettleHosted.
-func Run(ctx context.Context, h Handler, d Delivery) Outcome {
+func Run(ctx context.Context, h Handler, d Delivery) Settlement {
 	o, _ := invoke(ctx, h, d)
 	return o
 }

@@ -69,7 +69,7 @@ type Job struct {
 	Created time.Time `json:"created,omitzero"`
 	// Streak counts the failed runs in a row that made no progress before
 	// this attempt (0 on a first attempt; a run that made progress resets
-	// it, see Outcome.WithProgress). Retry back-off and giving up follow it
+	// it, see Settlement.WithProgress). Retry back-off and giving up follow it
 	// rather than Attempt, so a long job that keeps converging under faults
 	// is neither slowed down nor dead-lettered.
 	Streak int `json:"streak,omitempty"`

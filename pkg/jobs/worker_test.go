@@ -55,7 +55,7 @@ func stats(t *testing.T, q jobs.StatsReporter) jobs.Stats {
 	return st
 }
 
-func TestRunWorkersBoundsConcurrencyAndCompletesEverything(t *testing.T) {
+func TestPoolBoundsConcurrencyAndCompletesEverything(t *testing.T) {
 	s, _ := openStore(t)
 	q := s.Queue("reconcile")
 	for i := range 24 {
@@ -63,7 +63,7 @@ func TestRunWorkersBoundsConcurrencyAndCompletesEverything(t *testing.T) {
 	}
 	var running, peak, handled atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		n := running.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
@@ -74,7 +74,7 @@ func TestRunWorkersBoundsConcurrencyAndCompletesEverything(t *testing.T) {
 		}
 		return jobs.Done()
 	}
-	if err := jobs.RunWorkers(ctx, q, 3, h, zerolog.Nop()); err != nil {
+	if err := (jobs.Pool{Queue: q, Handler: h, Concurrency: 3, Log: zerolog.Nop()}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if p := peak.Load(); p > 3 {
@@ -85,20 +85,20 @@ func TestRunWorkersBoundsConcurrencyAndCompletesEverything(t *testing.T) {
 	}
 }
 
-func TestRunWorkersShutdown(t *testing.T) {
-	t.Run("a handler finishing within the grace period has its outcome applied", func(t *testing.T) {
+func TestPoolShutdown(t *testing.T) {
+	t.Run("a handler finishing within the grace period has its settlement applied", func(t *testing.T) {
 		s, _ := openStore(t)
 		q := s.Queue("reconcile")
 		sendAll(t, q, jobFor("ws"))
 		ctx, cancel := context.WithCancel(context.Background())
 		started := make(chan struct{})
-		h := func(hctx context.Context, d jobs.Delivery) jobs.Outcome {
+		h := func(hctx context.Context, d jobs.Delivery) jobs.Settlement {
 			close(started)
 			<-ctx.Done() // shutdown begins while the job runs
 			return jobs.DeadLetterWith("Checked", "finished during shutdown")
 		}
 		go func() { <-started; cancel() }()
-		if err := jobs.RunWorkersWith(ctx, q, h, jobs.WorkerOptions{Concurrency: 2, Grace: time.Minute}); err != nil {
+		if err := (jobs.Pool{Queue: q, Handler: h, Concurrency: 2, Grace: time.Minute}).Run(ctx); err != nil {
 			t.Fatal(err)
 		}
 		dls, err := q.DeadLetters(context.Background())
@@ -115,14 +115,14 @@ func TestRunWorkersShutdown(t *testing.T) {
 		sendAll(t, q, jobFor("ws"))
 		ctx, cancel := context.WithCancel(context.Background())
 		started, returned := make(chan struct{}), make(chan struct{})
-		h := func(hctx context.Context, d jobs.Delivery) jobs.Outcome {
+		h := func(hctx context.Context, d jobs.Delivery) jobs.Settlement {
 			close(started)
 			<-hctx.Done() // only the handler context's cancellation ends it
 			defer close(returned)
 			return jobs.Done()
 		}
 		go func() { <-started; cancel() }()
-		if err := jobs.RunWorkersWith(ctx, q, h, jobs.WorkerOptions{Grace: 10 * time.Millisecond}); err != nil {
+		if err := (jobs.Pool{Queue: q, Handler: h, Grace: 10 * time.Millisecond}).Run(ctx); err != nil {
 			t.Fatal(err)
 		}
 		<-returned
@@ -139,16 +139,16 @@ func TestRunWorkersShutdown(t *testing.T) {
 	})
 }
 
-func TestRunWorkersStopsWhenStoreCloses(t *testing.T) {
+func TestPoolStopsWhenStoreCloses(t *testing.T) {
 	s, _ := openStore(t)
 	q := s.Queue("reconcile")
 	errc := make(chan error, 1)
 	go func() {
-		errc <- jobs.RunWorkers(context.Background(), q, 1, func(context.Context, jobs.Delivery) jobs.Outcome { return jobs.Done() }, zerolog.Nop())
+		errc <- (jobs.Pool{Queue: q, Handler: func(context.Context, jobs.Delivery) jobs.Settlement { return jobs.Done() }}).Run(context.Background())
 	}()
 	_ = s.Close()
 	if err := <-errc; err == nil || !strings.Contains(err.Error(), jobs.ErrClosed.Error()) {
-		t.Errorf("RunWorkers after close = %v, want ErrClosed", err)
+		t.Errorf("Pool.Run after close = %v, want ErrClosed", err)
 	}
 }
 
@@ -158,7 +158,7 @@ func TestDrainRunsScheduledRetriesInSimulatedTime(t *testing.T) {
 	sendAll(t, reconcile, jobFor("a"), jobFor("b"))
 	var mu sync.Mutex
 	var log []string
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		mu.Lock()
 		log = append(log, fmt.Sprintf("%s %s attempt %d at +%s", d.Job.Kind, d.Job.CorrelationID, d.Job.Attempt, clock.Now().Sub(epoch)))
 		mu.Unlock()
@@ -204,7 +204,7 @@ func TestDrainPanics(t *testing.T) {
 	q := s.Queue("reconcile")
 	sendAll(t, q, jobFor("boom"))
 	calls := 0
-	h := func(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		calls++
 		panic("nil map")
 	}
@@ -226,7 +226,7 @@ func TestDrainStops(t *testing.T) {
 		s, clock := openStore(t)
 		q := s.Queue("reconcile")
 		sendAll(t, q, jobFor("loop"))
-		h := func(context.Context, jobs.Delivery) jobs.Outcome { return jobs.RetryAfter(time.Second) }
+		h := func(context.Context, jobs.Delivery) jobs.Settlement { return jobs.RetryAfter(time.Second) }
 		_, err := jobs.Drain(context.Background(), h, jobs.DrainOptions{Clock: clock, MaxDeliveries: 50}, q)
 		if err == nil || !strings.Contains(err.Error(), "after 50 deliveries") {
 			t.Errorf("err = %v, want the delivery limit", err)
@@ -238,7 +238,7 @@ func TestDrainStops(t *testing.T) {
 		later := jobFor("later")
 		later.NotBefore = epoch.Add(time.Hour)
 		sendAll(t, q, jobFor("now"), later)
-		res, err := jobs.Drain(context.Background(), func(context.Context, jobs.Delivery) jobs.Outcome { return jobs.Done() },
+		res, err := jobs.Drain(context.Background(), func(context.Context, jobs.Delivery) jobs.Settlement { return jobs.Done() },
 			jobs.DrainOptions{Clock: clock, Until: epoch.Add(30 * time.Minute)}, q)
 		if err != nil {
 			t.Fatal(err)
@@ -269,14 +269,14 @@ func TestSettleHosted(t *testing.T) {
 	d := jobs.Delivery{Job: jobFor("ws"), MessageID: "m", DeliveryCount: 1}
 	tests := []struct {
 		name     string
-		outcome  jobs.Outcome
+		outcome  jobs.Settlement
 		wantErr  string
 		wantSent []int // attempts sent
 	}{
 		{"done lets the host complete", jobs.Done(), "", nil},
 		{"retry sends the next attempt and lets the host complete", jobs.RetryAfter(time.Minute).WithResumeToken("lro"), "", []int{2}},
 		{"dead-letter fails the invocation with the reason", jobs.DeadLetterWith("PolicyInvalid", "rule 2"), "dead-letter requested: PolicyInvalid: rule 2", nil},
-		{"a first panic fails the invocation", jobs.Run(context.Background(), func(context.Context, jobs.Delivery) jobs.Outcome { panic("x") }, d), "released after a handler panic", nil},
+		{"a first panic fails the invocation", jobs.Run(context.Background(), func(context.Context, jobs.Delivery) jobs.Settlement { panic("x") }, d), "released after a handler panic", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

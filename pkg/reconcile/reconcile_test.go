@@ -329,7 +329,7 @@ func TestProcessFaults(t *testing.T) {
 				}
 			}
 			if out := disp.Outcome(); out.IsRetry() != (tt.verdict == Retry) || out.IsDeadLetter() != (tt.verdict == DeadLetter) {
-				t.Errorf("jobs.Outcome %s does not match verdict %s", out, disp.Verdict)
+				t.Errorf("jobs.Settlement %s does not match verdict %s", out, disp.Verdict)
 			}
 		})
 	}

@@ -122,7 +122,7 @@ func (r *JobRunner) settings() policy.VerifySettings {
 //
 // A job that is not a verification job, or lacks a Verifier or Policy, is
 // dead-lettered with the reason (kept, never dropped).
-func (r *JobRunner) Process(ctx context.Context, d jobs.Delivery) jobs.Outcome {
+func (r *JobRunner) Process(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 	if d.Job.Kind != jobs.KindVerify {
 		return jobs.DeadLetterWith("WrongQueue", fmt.Sprintf("a %s job reached the verification runner", d.Job.Kind))
 	}

@@ -84,7 +84,7 @@ func delivery(subject jobs.Subject, id string, attempt int) jobs.Delivery {
 }
 
 // outcomeOf renders a settlement for comparison.
-func outcomeOf(o jobs.Outcome) string {
+func outcomeOf(o jobs.Settlement) string {
 	switch {
 	case o.IsRetry():
 		return "retry after " + o.Delay().String()

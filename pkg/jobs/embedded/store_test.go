@@ -295,7 +295,7 @@ func TestRetryStreakResetByProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var streaks []int
-	for _, o := range []jobs.Outcome{jobs.RetryAfter(time.Second), jobs.RetryAfter(time.Second), jobs.RetryAfter(time.Second).WithProgress(), jobs.Done()} {
+	for _, o := range []jobs.Settlement{jobs.RetryAfter(time.Second), jobs.RetryAfter(time.Second), jobs.RetryAfter(time.Second).WithProgress(), jobs.Done()} {
 		clk.Advance(time.Second)
 		ds, err := q.Receive(ctx, 1)
 		if err != nil || len(ds) != 1 {

@@ -1,9 +1,11 @@
-package autopilot
+package pipeline
 
 import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/rs/zerolog"
 	"sync"
 	"time"
 
@@ -32,15 +34,16 @@ type StandaloneOptions struct {
 	// Grace is how long running jobs may finish after ctx ends (30s when
 	// zero).
 	Grace time.Duration
+	Log   zerolog.Logger
 }
 
-// RunStandalone runs the reconcile and verify workers on the embedded queues
-// and the sweep ticker until ctx ends, then lets running jobs finish (up to
-// Grace). It returns nil after a shutdown, or the first error that stopped a
+// RunStandalone runs the reconcile and verify workers on the embedded
+// queues (a jobs.Pool each) and the sweep ticker until ctx ends, then lets
+// running jobs finish (up to Grace). It returns nil after a shutdown, or the first error that stopped a
 // worker loop.
-func (s *Service) RunStandalone(ctx context.Context, o StandaloneOptions) error {
+func (p *Pipeline) RunStandalone(ctx context.Context, o StandaloneOptions) error {
 	if o.Store == nil {
-		return errors.New("autopilot: standalone: no queue store")
+		return errNoStore
 	}
 	if o.ReconcileQueue == "" {
 		o.ReconcileQueue = DefaultReconcileQueue
@@ -51,45 +54,44 @@ func (s *Service) RunStandalone(ctx context.Context, o StandaloneOptions) error 
 	if o.Workers <= 0 {
 		o.Workers = 1
 	}
-	wo := jobs.WorkerOptions{Concurrency: o.Workers, Grace: o.Grace, Log: s.log}
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	run := func(i int, name string, h jobs.Handler) {
 		defer wg.Done()
-		lo := wo
-		lo.Log = s.log.With().Str("queue", name).Logger()
-		if err := jobs.RunWorkersWith(ctx, o.Store.Queue(name), h, lo); err != nil {
+		pool := jobs.Pool{Queue: o.Store.Queue(name), Handler: h, Concurrency: o.Workers, Grace: o.Grace,
+			Log: o.Log.With().Str("queue", name).Logger()}
+		if err := pool.Run(ctx); err != nil {
 			errs[i] = fmt.Errorf("%s workers: %w", name, err)
 			cancel()
 		}
 	}
 	wg.Add(2)
-	go run(0, o.ReconcileQueue, s.Reconcile)
-	go run(1, o.VerifyQueue, s.Verify)
+	go run(0, o.ReconcileQueue, p.Reconcile)
+	go run(1, o.VerifyQueue, p.Verify)
 	if o.SweepInterval > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.sweepLoop(ctx, o.SweepInterval)
+			p.sweepLoop(ctx, o.SweepInterval, o.Log)
 		}()
 	}
-	s.log.Info().Int("workers", o.Workers).Dur("sweepInterval", o.SweepInterval).Msg("standalone workers running")
+	o.Log.Info().Int("workers", o.Workers).Dur("sweepInterval", o.SweepInterval).Msg("standalone workers running")
 	wg.Wait()
-	s.log.Info().Msg("standalone workers stopped")
+	o.Log.Info().Msg("standalone workers stopped")
 	return errors.Join(errs...)
 }
 
-func (s *Service) sweepLoop(ctx context.Context, every time.Duration) {
+func (p *Pipeline) sweepLoop(ctx context.Context, every time.Duration, log zerolog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		res, err := s.Sweep(ctx)
+		res, err := p.Sweep(ctx)
 		if err != nil && ctx.Err() == nil {
-			s.log.Error().Err(err).Int("enqueued", len(res.Enqueued)).Msg("sweep failed")
+			log.Error().Err(err).Int("enqueued", len(res.Enqueued)).Msg("sweep failed")
 		} else if err == nil {
-			s.log.Info().Int("targets", res.Targets).Int("vnets", res.VNets).Int("enqueued", len(res.Enqueued)).
+			log.Info().Int("targets", res.Targets).Int("vnets", res.VNets).Int("enqueued", len(res.Enqueued)).
 				Int("reads", res.Reads).Msg("sweep done")
 		}
 		select {
