@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -226,4 +227,41 @@ func TestProductionBinaryAnswersDevFeaturesWithItsBuild(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+}
+
+// What azd deploys is the production build, and what make start runs under
+// func start (on the sandbox) is a dev build: the Makefile says so.
+func TestMakeStagesTheProductionBuildAndStartADevOne(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make not installed")
+	}
+	staged := func(target string) (buildLine string, copied string) {
+		out, err := exec.Command("make", "-s", "-n", "-C", filepath.Join("..", ".."), target).CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n %s: %v\n%s", target, err, out)
+		}
+		var bin string
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if strings.Contains(line, " build ") && strings.Contains(line, "./handlers") {
+				buildLine = line
+				if i := slices.Index(f, "-o"); i >= 0 && i+1 < len(f) {
+					bin = f[i+1]
+				}
+			}
+			if len(f) == 3 && f[0] == "cp" && strings.HasSuffix(f[2], "/handler") {
+				copied = f[1]
+			}
+		}
+		if buildLine == "" || copied == "" || copied != bin {
+			t.Fatalf("make -n %s: want a go build of ./handlers whose -o is the binary copied to the stage as handler; got build %q, copied %q:\n%s", target, buildLine, copied, out)
+		}
+		return buildLine, copied
+	}
+	if line, _ := staged("stage"); !strings.Contains(line, "-tags production") {
+		t.Errorf("make stage (azd's prepackage) deploys a build without -tags production: %s", line)
+	}
+	if line, _ := staged("start"); strings.Contains(line, "production") {
+		t.Errorf("make start stages the production build, which refuses AUTOPILOT_SANDBOX: %s", line)
+	}
 }

@@ -33,8 +33,15 @@ func main() {
 // sample is one start.
 type sample struct {
 	ready            time.Duration
-	rssReady, rssSet int64 // KiB
+	rssReady, rssSet mem
 }
+
+// mem is the resident memory of the process in KiB: all of it, and its
+// anonymous part (heap, stacks: what the process allocated). The rest is
+// the binary's pages mapped from the page cache, which depends on how the
+// file got there (the same bytes copied elsewhere can map a different
+// amount), so compare builds by anon.
+type mem struct{ rss, anon int64 }
 
 func run(bin, policy string, n int, settle, timeout time.Duration, out io.Writer) error {
 	if n < 1 {
@@ -64,18 +71,26 @@ func run(bin, policy string, n int, settle, timeout time.Duration, out io.Writer
 		ss = append(ss, s)
 	}
 	ready := make([]time.Duration, len(ss))
-	r1, r2 := make([]int64, len(ss)), make([]int64, len(ss))
+	var r1, r2, a1, a2 []int64
 	for i, s := range ss {
-		ready[i], r1[i], r2[i] = s.ready, s.rssReady, s.rssSet
+		ready[i] = s.ready
+		r1, r2 = append(r1, s.rssReady.rss), append(r2, s.rssSet.rss)
+		a1, a2 = append(a1, s.rssReady.anon), append(a2, s.rssSet.anon)
 	}
 	slices.Sort(ready)
-	slices.Sort(r1)
-	slices.Sort(r2)
+	for _, x := range [][]int64{r1, r2, a1, a2} {
+		slices.Sort(x)
+	}
 	fmt.Fprintf(out, "binary           %s: %d bytes\n", bin, st.Size())
 	fmt.Fprintf(out, "exec -> first /  median %v (min %v, max %v) over %d starts\n",
 		ready[len(ready)/2].Round(10*time.Microsecond), ready[0].Round(10*time.Microsecond), ready[len(ready)-1].Round(10*time.Microsecond), n)
-	fmt.Fprintf(out, "RSS at first /   median %.1f MiB (min %.1f, max %.1f)\n", mib(r1[len(r1)/2]), mib(r1[0]), mib(r1[len(r1)-1]))
-	fmt.Fprintf(out, "RSS %v later  median %.1f MiB (min %.1f, max %.1f)\n", settle, mib(r2[len(r2)/2]), mib(r2[0]), mib(r2[len(r2)-1]))
+	line := func(what string, v []int64) {
+		fmt.Fprintf(out, "%-17s median %.1f MiB (min %.1f, max %.1f)\n", what, mib(v[len(v)/2]), mib(v[0]), mib(v[len(v)-1]))
+	}
+	line("RSS at first /", r1)
+	line("  anon", a1)
+	line(fmt.Sprintf("RSS %v later", settle), r2)
+	line("  anon", a2)
 	return nil
 }
 
@@ -142,16 +157,32 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// rss reads VmRSS (KiB) of pid from /proc.
-func rss(pid int) (int64, error) {
+// rss reads VmRSS and RssAnon (KiB) of pid from /proc.
+func rss(pid int) (mem, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("RSS needs /proc (Linux): %w", err)
+		return mem{}, fmt.Errorf("RSS needs /proc (Linux): %w", err)
 	}
+	var m mem
+	found := 0
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		name, v, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "RssAnon") {
+			continue
 		}
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return mem{}, fmt.Errorf("/proc/%d/status %s: %w", pid, name, err)
+		}
+		if name == "VmRSS" {
+			m.rss = n
+		} else {
+			m.anon = n
+		}
+		found++
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+	if found != 2 {
+		return mem{}, errors.New("no VmRSS and RssAnon in /proc status")
+	}
+	return m, nil
 }
