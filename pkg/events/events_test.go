@@ -145,6 +145,17 @@ func TestFixturesParseAndAreIgnored(t *testing.T) {
 	}
 }
 
+// triggerOfKind is the job trigger each kind of event must give.
+var triggerOfKind = map[Kind]jobs.Trigger{
+	KindEndpointWritten: jobs.TriggerEndpoint, KindEndpointDeleted: jobs.TriggerEndpoint,
+	KindConnectionChanged: jobs.TriggerConnection,
+	KindZoneGroupWritten:  jobs.TriggerZoneGroup, KindZoneGroupDeleted: jobs.TriggerZoneGroup,
+	KindVNetWritten: jobs.TriggerVNet, KindVNetDeleted: jobs.TriggerVNet,
+	KindPeeringWritten: jobs.TriggerPeering, KindPeeringDeleted: jobs.TriggerPeering,
+	KindLinkWritten: jobs.TriggerLink, KindLinkDeleted: jobs.TriggerLink,
+	KindTargetWritten: jobs.TriggerTarget,
+}
+
 func TestRealisticEvents(t *testing.T) {
 	cliUser := core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example"}
 	autopilot := core.Principal{ObjectID: miOID, AppID: miAppID, TenantID: tenantID}
@@ -191,6 +202,9 @@ func TestRealisticEvents(t *testing.T) {
 		{file: "failure.cloudevents.json", kind: KindIgnored, reason: "failed or cancelled"},
 		{file: "status-accepted.eventgrid.json", kind: KindEndpointWritten, subject: jobs.SubjectEndpoint, target: peID, actor: cliUser},
 		{file: "other-operation.cloudevents.json", kind: KindIgnored, reason: "not one the autopilot acts on"},
+		// a target's own write (public network access turned back on)
+		{file: "workspace-write.eventgrid.json", kind: KindTargetWritten, subject: jobs.SubjectTarget, target: wsID, actor: cliUser},
+		{file: "service-write.cloudevents.json", kind: KindTargetWritten, subject: jobs.SubjectTarget, target: svcID, actor: cliUser},
 	}
 	covered := map[string]bool{"batch-with-malformed.eventgrid.json": true}
 	for _, tt := range tests {
@@ -229,6 +243,9 @@ func TestRealisticEvents(t *testing.T) {
 			}
 			if c.Deleted != tt.deleted {
 				t.Errorf("deleted: got %v, want %v", c.Deleted, tt.deleted)
+			}
+			if want := triggerOfKind[tt.kind]; c.Trigger != want || Job(c, fixedNow).Trigger != want {
+				t.Errorf("trigger: got %q (job %q), want %q", c.Trigger, Job(c, fixedNow).Trigger, want)
 			}
 			if diff := cmp.Diff(ev.Principal, tt.actor); diff != "" {
 				t.Errorf("principal (-got +want):\n%s", diff)
@@ -457,6 +474,7 @@ func TestIntakeEnqueuesJob(t *testing.T) {
 		TargetID:      peID, // the event said "resourcegroups"
 		Attempt:       1,
 		CorrelationID: "c1d2e3f4-0000-4000-8000-000000000001",
+		Trigger:       jobs.TriggerEndpoint,
 		Reason:        OpEndpointWrite,
 		Actor: &core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example",
 			Source: core.PrincipalSource{Kind: core.RequesterFromEndpointWrite, Operation: OpEndpointWrite,

@@ -124,6 +124,7 @@ func Job(c Classified, now time.Time) jobs.Job {
 		TargetID:      c.TargetID,
 		Attempt:       1,
 		CorrelationID: corr,
+		Trigger:       c.Trigger,
 		Reason:        e.OperationName,
 		Deleted:       c.Deleted,
 		Created:       now.UTC(),

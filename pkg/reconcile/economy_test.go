@@ -18,7 +18,7 @@ import (
 func peeringJob(id, evt string) jobs.Job {
 	j := reconcileJob(jobs.SubjectVNet, id)
 	j.ID = jobs.NewID(jobs.KindReconcile, jobs.SubjectVNet, id, evt)
-	j.Reason = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write"
+	j.Trigger, j.Reason = jobs.TriggerPeering, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write"
 	return j
 }
 

@@ -164,7 +164,7 @@ func gather(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time
 	g := &gatherer{m: newMemo(r), p: p, now: now, parallel: parallel}
 	g.s = State{
 		Job: JobInfo{ID: job.ID, Subject: job.Subject, SubjectID: job.TargetID, CorrelationID: job.CorrelationID,
-			Reason: job.Reason, Deleted: job.Deleted, Actor: job.Actor, PrivateVerified: job.PrivateVerified},
+			Trigger: job.EffectiveTrigger(), Reason: job.Reason, Deleted: job.Deleted, Actor: job.Actor, PrivateVerified: job.PrivateVerified},
 		Now:       now,
 		Endpoints: map[string]EndpointState{},
 		VNets:     map[string]VNetState{},
@@ -451,7 +451,7 @@ func (g *gatherer) vnet(ctx context.Context, job jobs.Job) error {
 	// only targets with an approved endpoint in the subscription of such a
 	// VNet or of one of its peers (a private endpoint is always in its
 	// VNet's subscription).
-	if g.p.LinkPeeredVNets() && len(v.Peerings) > 0 && strings.Contains(strings.ToLower(job.Reason), "virtualnetworkpeerings") {
+	if g.p.LinkPeeredVNets() && len(v.Peerings) > 0 && job.EffectiveTrigger() == jobs.TriggerPeering {
 		subs := map[string]bool{}
 		near := func(vn core.VNet) {
 			subs[strings.ToLower(core.SubscriptionOf(vn.ID))] = true

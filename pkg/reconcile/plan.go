@@ -146,13 +146,15 @@ func (p Plan) filter(keep func(Kind) bool) []Action {
 
 // JobInfo is what the plan needs to know about the job.
 type JobInfo struct {
-	ID            string          `json:"id"`
-	Subject       jobs.Subject    `json:"subject"`
-	SubjectID     string          `json:"subjectId"`
-	CorrelationID string          `json:"correlationId,omitempty"`
-	Reason        string          `json:"reason,omitempty"`
-	Deleted       bool            `json:"deleted,omitempty"`
-	Actor         *core.Principal `json:"actor,omitempty"`
+	ID            string       `json:"id"`
+	Subject       jobs.Subject `json:"subject"`
+	SubjectID     string       `json:"subjectId"`
+	CorrelationID string       `json:"correlationId,omitempty"`
+	// Trigger is what kind of change made the job (jobs.Job.EffectiveTrigger).
+	Trigger jobs.Trigger    `json:"trigger,omitempty"`
+	Reason  string          `json:"reason,omitempty"`
+	Deleted bool            `json:"deleted,omitempty"`
+	Actor   *core.Principal `json:"actor,omitempty"`
 	// PrivateVerified: the job comes from a verification that found the
 	// target's private access working (jobs.Job.PrivateVerified).
 	PrivateVerified bool `json:"privateVerified,omitempty"`
@@ -409,7 +411,7 @@ func ComputePlan(s State, p Policy) Plan {
 	for _, tid := range s.FollowUpTargets {
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectTarget, tid, "followup:"+window.Format(time.RFC3339)),
 			Kind: jobs.KindReconcile, Subject: jobs.SubjectTarget, TargetID: tid, Attempt: 1,
-			CorrelationID: s.Job.CorrelationID, Reason: fmt.Sprintf("follow-up of %s job %s", s.Job.Subject, s.Job.ID),
+			CorrelationID: s.Job.CorrelationID, Trigger: jobs.TriggerFollowUp, Reason: fmt.Sprintf("follow-up of %s job %s", s.Job.Subject, s.Job.ID),
 			NotBefore: window.Add(FollowUpWindow), Created: s.Now}
 		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: tid, Target: tid,
 			Reason: "endpoints of this target may need their VNet links restored", Job: &j})
@@ -417,7 +419,7 @@ func ComputePlan(s State, p Policy) Plan {
 	for _, vid := range s.FanOutVNets {
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectVNet, vid, "fanout:"+window.Format(time.RFC3339)),
 			Kind: jobs.KindReconcile, Subject: jobs.SubjectVNet, TargetID: vid, Attempt: 1,
-			CorrelationID: s.Job.CorrelationID, Reason: fmt.Sprintf("peer of %s, fanned out by %s job %s", core.NameOf(s.Job.SubjectID), s.Job.Subject, s.Job.ID),
+			CorrelationID: s.Job.CorrelationID, Trigger: jobs.TriggerFanOut, Reason: fmt.Sprintf("peer of %s, fanned out by %s job %s", core.NameOf(s.Job.SubjectID), s.Job.Subject, s.Job.ID),
 			Created: s.Now}
 		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: vid, Target: vid,
 			Reason: "peer of " + core.NameOf(s.Job.SubjectID) + ", which has too many peers to read in one job: reconciled in its own job", Job: &j})
@@ -677,7 +679,7 @@ func (b *planner) scheduleVerify() {
 		seen[k] = true
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindVerify, v.subject, v.id, "verify:"+window.Format(time.RFC3339Nano)),
 			Kind: jobs.KindVerify, Subject: v.subject, TargetID: v.id, Attempt: 1, CorrelationID: b.s.Job.CorrelationID,
-			Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: window.Add(size + delay), Created: b.s.Now}
+			Trigger: jobs.TriggerVerify, Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: window.Add(size + delay), Created: b.s.Now}
 		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindScheduleVerify, Resource: v.id, Rule: RuleVerify,
 			Reason: why, Job: &j})
 	}
