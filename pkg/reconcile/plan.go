@@ -75,7 +75,8 @@ const (
 	RuleDNSTable = "dnsTable"
 )
 
-// Action is one step of a plan.
+// Action is one step of a plan. Build it with the constructor of its kind
+// (changes.go): a literal Action carries no change and apply refuses it.
 type Action struct {
 	Kind Kind `json:"kind"`
 	// Resource is the resource acted on: the connection (approve, reject,
@@ -97,11 +98,11 @@ type Action struct {
 	Before string `json:"before,omitempty"`
 	After  string `json:"after,omitempty"`
 
-	Connection *core.Connection    `json:"connection,omitempty"`
-	Link       *core.LinkSpec      `json:"link,omitempty"`
-	OldLink    *core.VNetLink      `json:"oldLink,omitempty"`
-	ZoneGroup  *core.ZoneGroupSpec `json:"zoneGroup,omitempty"`
-	Job        *jobs.Job           `json:"job,omitempty"`
+	// change is what apply writes or sends, set only by the constructors
+	// (changes.go); read it with Connection, Link, OldLink, ZoneGroup and
+	// Job. In JSON it is the "connection", "link", "oldLink", "zoneGroup"
+	// or "job" object.
+	change payload
 }
 
 // Plan is what one job decided to do.
@@ -256,12 +257,10 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 				}
 			}
 			in.Requester = requesterOf(s.Job, t.ID, c)
-			conn := c
 			d, err := p.DecideConnection(in)
 			if err != nil {
 				if c.Status == core.StatusPending {
-					actions = append(actions, Action{Kind: KindLeavePending, Resource: c.ID, Target: t.ID,
-						Reason: "policy evaluation failed: " + err.Error(), Before: string(c.Status), After: string(c.Status), Connection: &conn})
+					actions = append(actions, leavePendingAction(c, t.ID, "", "policy evaluation failed: "+err.Error()))
 				} else {
 					notes = append(notes, fmt.Sprintf("connection %s: policy evaluation failed: %v", c.ID, err))
 					approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
@@ -270,23 +269,19 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 			}
 			switch {
 			case c.Status == core.StatusPending && d.Action == policy.ActionApprove:
-				actions = append(actions, Action{Kind: KindApprove, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
-					Description: d.Description, Before: string(c.Status), After: string(core.StatusApproved), Connection: &conn})
+				actions = append(actions, approveAction(c, t.ID, d))
 				approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
 			case c.Status == core.StatusPending && d.Action == policy.ActionReject:
-				actions = append(actions, Action{Kind: KindReject, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
-					Description: d.Description, Before: string(c.Status), After: string(core.StatusRejected), Connection: &conn})
+				actions = append(actions, rejectAction(c, t.ID, d))
 			case c.Status == core.StatusPending:
-				actions = append(actions, Action{Kind: KindLeavePending, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
-					Before: string(c.Status), After: string(c.Status), Connection: &conn})
+				actions = append(actions, leavePendingAction(c, t.ID, d.Rule, d.Reason))
 			case d.Revoke && d.Action == policy.ActionReject: // Approved, explicitly revoked
 				if g, guarded := guardRevoke(t, c, d.Rule, revoked); guarded {
 					actions = append(actions, g)
 					approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
 					continue
 				}
-				actions = append(actions, Action{Kind: KindReject, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
-					Description: d.Description, Revoke: true, Before: string(c.Status), After: string(core.StatusRejected), Connection: &conn})
+				actions = append(actions, rejectAction(c, t.ID, d))
 			default: // Approved stays approved
 				approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
 			}
@@ -413,16 +408,14 @@ func ComputePlan(s State, p Policy) Plan {
 			Kind: jobs.KindReconcile, Subject: jobs.SubjectTarget, TargetID: tid, Attempt: 1,
 			CorrelationID: s.Job.CorrelationID, Trigger: jobs.TriggerFollowUp, Reason: fmt.Sprintf("follow-up of %s job %s", s.Job.Subject, s.Job.ID),
 			NotBefore: window.Add(FollowUpWindow), Created: s.Now}
-		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: tid, Target: tid,
-			Reason: "endpoints of this target may need their VNet links restored", Job: &j})
+		pl.Actions = append(pl.Actions, enqueueAction(j, "endpoints of this target may need their VNet links restored"))
 	}
 	for _, vid := range s.FanOutVNets {
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectVNet, vid, "fanout:"+window.Format(time.RFC3339)),
 			Kind: jobs.KindReconcile, Subject: jobs.SubjectVNet, TargetID: vid, Attempt: 1,
 			CorrelationID: s.Job.CorrelationID, Trigger: jobs.TriggerFanOut, Reason: fmt.Sprintf("peer of %s, fanned out by %s job %s", core.NameOf(s.Job.SubjectID), s.Job.Subject, s.Job.ID),
 			Created: s.Now}
-		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: vid, Target: vid,
-			Reason: "peer of " + core.NameOf(s.Job.SubjectID) + ", which has too many peers to read in one job: reconciled in its own job", Job: &j})
+		pl.Actions = append(pl.Actions, enqueueAction(j, "peer of "+core.NameOf(s.Job.SubjectID)+", which has too many peers to read in one job: reconciled in its own job"))
 	}
 	b.unreachable()
 	b.publicAccess()
@@ -514,9 +507,8 @@ func (b *planner) zoneGroup(ae approvedEndpoint) {
 	if len(ep.ZoneGroups) > 0 {
 		before = "zones: " + strings.Join(zoneNames(have), ",")
 	}
-	b.plan.Actions = append(b.plan.Actions, Action{Kind: KindAddZoneGroup, Resource: ep.ID, Target: ae.targetID,
-		Rule: RuleZoneGroup, Reason: "approved endpoint lacks a zone group for " + strings.Join(zoneNames(missing), ", "),
-		Before: before, After: "zones: " + strings.Join(zoneNames(zoneIDs), ","), ZoneGroup: &spec})
+	b.plan.Actions = append(b.plan.Actions, addZoneGroupAction(spec, ae.targetID, RuleZoneGroup,
+		"approved endpoint lacks a zone group for "+strings.Join(zoneNames(missing), ", "), before))
 	b.addVerify(jobs.SubjectEndpoint, ep.ID)
 }
 
@@ -584,17 +576,12 @@ func (b *planner) links(vnetID string, why linkWhy) {
 			// Linked already (any owner counts). Only a link the autopilot
 			// owns is brought in line with the rule's settings.
 			if l.Managed() && d != nil && d.Link && !forced && linkDiffers(l, spec) {
-				old := l
-				spec.Update = true
-				b.plan.Actions = append(b.plan.Actions, Action{Kind: KindUpdateLink, Resource: v.ID, Target: why.targetID, Zone: z.ID,
-					Rule: rule, Reason: reason, Before: linkState(l.RegistrationEnabled, l.ResolutionPolicy),
-					After: linkState(spec.RegistrationEnabled, spec.ResolutionPolicy), Link: &spec, OldLink: &old})
+				b.plan.Actions = append(b.plan.Actions, updateLinkAction(spec, l, why.targetID, rule, reason))
 				b.addVerifyFor(why, v.ID)
 			}
 			continue
 		}
-		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindCreateLink, Resource: v.ID, Target: why.targetID, Zone: z.ID,
-			Rule: rule, Reason: reason, Before: "unlinked", After: "linked", Link: &spec})
+		b.plan.Actions = append(b.plan.Actions, createLinkAction(spec, why.targetID, rule, reason))
 		b.addVerifyFor(why, v.ID)
 	}
 }
@@ -613,9 +600,7 @@ func (b *planner) removeOwnLinks(vnetID string) {
 				b.plan.Notes = append(b.plan.Notes, fmt.Sprintf("link %s of deleted VNet is not owned by the autopilot: left alone", l.ID))
 				continue
 			}
-			old := l
-			b.plan.Actions = append(b.plan.Actions, Action{Kind: KindRemoveLink, Resource: l.ID, Zone: z.ID, Rule: RuleRemoveOwnLinks,
-				Reason: "VNet " + core.NameOf(vnetID) + " was deleted", Before: "linked", After: "removed", OldLink: &old})
+			b.plan.Actions = append(b.plan.Actions, removeLinkAction(l, z.ID, RuleRemoveOwnLinks, "VNet "+core.NameOf(vnetID)+" was deleted"))
 		}
 	}
 }
@@ -680,8 +665,7 @@ func (b *planner) scheduleVerify() {
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindVerify, v.subject, v.id, "verify:"+window.Format(time.RFC3339Nano)),
 			Kind: jobs.KindVerify, Subject: v.subject, TargetID: v.id, Attempt: 1, CorrelationID: b.s.Job.CorrelationID,
 			Trigger: jobs.TriggerVerify, Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: window.Add(size + delay), Created: b.s.Now}
-		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindScheduleVerify, Resource: v.id, Rule: RuleVerify,
-			Reason: why, Job: &j})
+		b.plan.Actions = append(b.plan.Actions, scheduleVerifyAction(j, why))
 	}
 }
 
