@@ -181,8 +181,10 @@ type State struct {
 	Job JobInfo `json:"job"`
 	// Now is the job's clock reading (verification jobs are scheduled from it).
 	Now time.Time `json:"now"`
-	// SubjectGone is true when the job's subject does not exist.
-	SubjectGone bool `json:"subjectGone,omitempty"`
+	// SubjectGone is true when the job's subject does not exist; GoneErr
+	// is ARM's answer that said so.
+	SubjectGone bool  `json:"subjectGone,omitempty"`
+	GoneErr     error `json:"-"`
 	// Targets are the protected targets whose connections are decided.
 	Targets []core.Target `json:"targets,omitempty"`
 	// OnlyEndpoint restricts connection decisions to the connections of one
@@ -226,10 +228,44 @@ type approvedEndpoint struct {
 	targetID   string
 }
 
+// ConnectionDecision is how the reconciler decided one connection: the
+// policy input it built from the gathered state, and the policy's answer
+// (or why it gave none).
+type ConnectionDecision struct {
+	TargetID string                 `json:"targetId"`
+	Input    policy.ConnectionInput `json:"-"`
+	Decision policy.Decision        `json:"decision"`
+	Err      error                  `json:"-"`
+}
+
 // decideConnections evaluates the connection rules over the state. It is
 // pure; gather uses it to know which endpoints need DNS reads, ComputePlan
-// to plan.
+// to plan, DryRunJob to explain.
 func decideConnections(s State, p Policy) (actions []Action, approved []approvedEndpoint, notes []string) {
+	actions, approved, notes, _ = decideConnectionsWhy(s, p)
+	return actions, approved, notes
+}
+
+// connectionInput is the policy input of connection c of target t, from
+// what the state holds.
+func connectionInput(s State, t core.Target, c core.Connection) policy.ConnectionInput {
+	if c.TargetID == "" {
+		c.TargetID = t.ID
+	}
+	in := policy.ConnectionInput{Target: t, Connection: c}
+	if es, ok := s.Endpoint(c.PrivateEndpointID); ok && es.Endpoint != nil {
+		ep := *es.Endpoint
+		in.Endpoint, in.EndpointReadable = &ep, true
+		if vs, ok := s.VNet(ep.VNetID); ok && vs.VNet != nil {
+			v := *vs.VNet
+			in.EndpointVNet = &v
+		}
+	}
+	in.Requester = requesterOf(s.Job, t.ID, c)
+	return in
+}
+
+func decideConnectionsWhy(s State, p Policy) (actions []Action, approved []approvedEndpoint, notes []string, decided []ConnectionDecision) {
 	seen := map[string]bool{}
 	revoked := map[string]int{} // planned revocations per target (last private path guard)
 	for _, t := range s.Targets {
@@ -247,17 +283,9 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 			if c.TargetID == "" {
 				c.TargetID = t.ID
 			}
-			in := policy.ConnectionInput{Target: t, Connection: c}
-			if es, ok := s.Endpoint(c.PrivateEndpointID); ok && es.Endpoint != nil {
-				ep := *es.Endpoint
-				in.Endpoint, in.EndpointReadable = &ep, true
-				if vs, ok := s.VNet(ep.VNetID); ok && vs.VNet != nil {
-					v := *vs.VNet
-					in.EndpointVNet = &v
-				}
-			}
-			in.Requester = requesterOf(s.Job, t.ID, c)
+			in := connectionInput(s, t, c)
 			d, err := p.DecideConnection(in)
+			decided = append(decided, ConnectionDecision{TargetID: t.ID, Input: in, Decision: d, Err: err})
 			if err != nil {
 				if c.Status == core.StatusPending {
 					actions = append(actions, leavePendingAction(c, t.ID, "", "policy evaluation failed: "+err.Error()))
@@ -287,7 +315,7 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 			}
 		}
 	}
-	return actions, approved, notes
+	return actions, approved, notes, decided
 }
 
 // requesterOf returns the job's actor as the requester of connection c on
@@ -334,16 +362,21 @@ const PeerFanOut = 8
 // and reads no clock: the same state and policy always give the same plan.
 // (It is not named Plan because the type is.)
 func ComputePlan(s State, p Policy) Plan {
+	pl, _ := computePlan(s, p)
+	return pl
+}
+
+func computePlan(s State, p Policy) (Plan, []ConnectionDecision) {
 	pl := Plan{JobID: s.Job.ID, Subject: s.Job.Subject, SubjectID: s.Job.SubjectID, Mode: p.Mode()}
 	pl.Notes = append(pl.Notes, s.Notes...)
 	if s.SubjectGone && s.Job.Subject != jobs.SubjectVNet {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("%s %s does not exist: nothing to do", s.Job.Subject, s.Job.SubjectID))
 		(&planner{s: s, p: p, plan: &pl}).unreachable()
-		return pl
+		return pl, nil
 	}
 	b := &planner{s: s, p: p, plan: &pl, planned: map[string]bool{}}
 
-	conns, approved, notes := decideConnections(s, p)
+	conns, approved, notes, decided := decideConnectionsWhy(s, p)
 	pl.Actions = append(pl.Actions, conns...)
 	pl.Notes = append(pl.Notes, notes...)
 
@@ -420,7 +453,7 @@ func ComputePlan(s State, p Policy) Plan {
 	b.unreachable()
 	b.publicAccess()
 	b.scheduleVerify()
-	return pl
+	return pl, decided
 }
 
 type planner struct {

@@ -110,11 +110,65 @@ type Result struct {
 
 // Plan gathers and plans a job without applying anything (dry run).
 func (r *Reconciler) Plan(ctx context.Context, job jobs.Job) (Plan, int, error) {
-	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now(), r.cfg.Parallel)
-	if err != nil {
-		return Plan{}, reads, err
+	dr, err := dryRun(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now(), r.cfg.Parallel, "")
+	return dr.Plan, dr.Reads, err
+}
+
+// DryRun is one reconcile job gathered and planned by the reconciler's own
+// code, nothing applied: what `handler policy explain`, /api/evaluate and
+// Reconciler.Plan show.
+type DryRun struct {
+	// State is what the job read; Plan what it would do.
+	State State
+	Plan  Plan
+	// Decisions are the connection decisions the plan was made from, in
+	// order (Pending and Approved connections of governed targets).
+	Decisions []ConnectionDecision
+	// Reads counts the ARM reads made.
+	Reads int
+}
+
+// Decision returns the plan's decision of connection id, if it made one.
+func (d DryRun) Decision(connectionID string) (ConnectionDecision, bool) {
+	for _, cd := range d.Decisions {
+		if core.SameID(cd.Input.Connection.ID, connectionID) {
+			return cd, true
+		}
 	}
-	return ComputePlan(st, r.cfg.Policy), reads, nil
+	return ConnectionDecision{}, false
+}
+
+// Replan returns the plan of the same gathered state had the job been
+// sent by a passing verification of the target (jobs.Job.PrivateVerified):
+// what the reconciler does once private access is verified. It reads
+// nothing.
+func (d DryRun) Replan(p Policy) Plan {
+	s := d.State
+	s.Job.PrivateVerified, s.Job.Trigger = true, jobs.TriggerVerified
+	return ComputePlan(s, p)
+}
+
+// DryRunJob gathers job through r and plans it with p as Handle would,
+// applying nothing and sending nothing.
+func DryRunJob(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time.Time) (DryRun, error) {
+	return dryRun(ctx, r, p, job, now, nil, "")
+}
+
+// DryRunConnection is DryRunJob for the target job of one connection,
+// restricted to that connection (its endpoint's connections to the target),
+// as the endpoint's own job decides it: the other connections of the
+// target are neither read nor decided.
+func DryRunConnection(ctx context.Context, r core.Reader, p Policy, job jobs.Job, connectionID string, now time.Time) (DryRun, error) {
+	return dryRun(ctx, r, p, job, now, nil, connectionID)
+}
+
+func dryRun(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time.Time, parallel func(fs ...func()), onlyConnection string) (DryRun, error) {
+	st, reads, err := gatherOnly(ctx, r, p, job, now, parallel, onlyConnection)
+	if err != nil {
+		return DryRun{State: st, Reads: reads}, err
+	}
+	pl, decided := computePlan(st, p)
+	return DryRun{State: st, Plan: pl, Decisions: decided, Reads: reads}, nil
 }
 
 // Handle runs one reconcile job: gather, plan, apply (enforce mode only),
