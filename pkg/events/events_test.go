@@ -484,9 +484,9 @@ func TestIntakeEnqueuesJob(t *testing.T) {
 	if diff := cmp.Diff(q.sent, []jobs.Job{want}); diff != "" {
 		t.Errorf("jobs (-got +want):\n%s", diff)
 	}
-	if diff := cmp.Diff(res.Outcomes, []Outcome{{
+	if diff := cmp.Diff(res.Receipts, []Receipt{{
 		Index: 0, EventID: evID, EventType: azsystemevents.TypeResourceWriteSuccess, OperationName: OpEndpointWrite,
-		Status: OutcomeEnqueued, Kind: KindEndpointWritten, JobID: want.ID, Subject: jobs.SubjectEndpoint, TargetID: peID,
+		Status: ReceiptEnqueued, Kind: KindEndpointWritten, JobID: want.ID, Subject: jobs.SubjectEndpoint, TargetID: peID,
 	}}); diff != "" {
 		t.Errorf("outcomes (-got +want):\n%s", diff)
 	}
@@ -521,8 +521,8 @@ func TestRedeliveryGivesSameJobID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Outcomes[0].JobID != second.Outcomes[0].JobID {
-		t.Errorf("redelivery job id %s differs from %s", second.Outcomes[0].JobID, first.Outcomes[0].JobID)
+	if first.Receipts[0].JobID != second.Receipts[0].JobID {
+		t.Errorf("redelivery job id %s differs from %s", second.Receipts[0].JobID, first.Receipts[0].JobID)
 	}
 	if q.calls != 2 || len(q.sent) != 1 {
 		t.Errorf("got %d sends and %d distinct jobs, want 2 sends collapsing to 1", q.calls, len(q.sent))
@@ -554,11 +554,11 @@ func TestBatchWithMalformedStillEnqueuesGoodOnes(t *testing.T) {
 	if diff := cmp.Diff(targets, []string{peID, zoneID}); diff != "" {
 		t.Errorf("enqueued targets (-got +want):\n%s", diff)
 	}
-	status := map[int]OutcomeStatus{}
-	for _, o := range res.Outcomes {
+	status := map[int]ReceiptStatus{}
+	for _, o := range res.Receipts {
 		status[o.Index] = o.Status
 	}
-	if diff := cmp.Diff(status, map[int]OutcomeStatus{0: OutcomeEnqueued, 1: OutcomeMalformed, 2: OutcomeEnqueued, 3: OutcomeMalformed, 4: OutcomeMalformed}); diff != "" {
+	if diff := cmp.Diff(status, map[int]ReceiptStatus{0: ReceiptEnqueued, 1: ReceiptMalformed, 2: ReceiptEnqueued, 3: ReceiptMalformed, 4: ReceiptMalformed}); diff != "" {
 		t.Errorf("outcomes by index (-got +want):\n%s", diff)
 	}
 	kept := dead.Events()
@@ -588,7 +588,7 @@ func TestIntakeFailures(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "service bus unavailable") {
 			t.Fatalf("got error %v, want the send failure", err)
 		}
-		if q.calls != 1 || res.Enqueued != 0 || len(res.Outcomes) != 2 || res.Outcomes[1].Status != OutcomeFailed {
+		if q.calls != 1 || res.Enqueued != 0 || len(res.Receipts) != 2 || res.Receipts[1].Status != ReceiptFailed {
 			t.Errorf("got %d sends, result %+v; want one send then stop", q.calls, res)
 		}
 		kept := dead.Events()
