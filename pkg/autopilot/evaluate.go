@@ -161,6 +161,7 @@ func explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID 
 	}
 	ex.Endpoint = ex.Connection.PrivateEndpointID
 	cd, decided := dr.Decision(ex.Connection.ID)
+	ex.Rules = []policy.RuleOutcome{} // no rule evaluated unless the reconciler decided the connection
 	switch {
 	case !ex.Governed:
 		ex.EndpointNote = "not read: the target is not governed by the policy"
