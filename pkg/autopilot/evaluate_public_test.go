@@ -116,6 +116,17 @@ func TestEvaluateShowsDisablePublicAccessOnlyAfterVerification(t *testing.T) {
 		t.Errorf("/api/evaluate: want disable-public-access once, only in the plan after a passing verification:\n%s", body)
 	}
 
+	// explain follows the reconciler: a Rejected connection is final, so
+	// no rule is evaluated and nothing is decided
+	rej, err := autopilot.Explain(ctx, gw.ARM, pol, unkConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rej.Decision.Action != "" || !strings.Contains(rej.DecisionError, "Rejected") || len(rej.Rules) != 0 || rej.EndpointReadable {
+		t.Errorf("explain of a rejected connection = decision %+v error %q rules %d readable %v; want no decision, saying the connection is Rejected",
+			rej.Decision, rej.DecisionError, len(rej.Rules), rej.EndpointReadable)
+	}
+
 	// default policy (leave): no plan after verification
 	plain, err := newService(t, guidetest.New(t), gw.Policy).Evaluate(ctx, appConn)
 	if err != nil {
