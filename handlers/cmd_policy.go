@@ -233,8 +233,8 @@ func runPolicyExplain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// explanation is what `policy explain` reports about one connection.
 // explanation is what `policy explain` prints: autopilot.Explain's answer,
+// the reconciler's own dry run of the connection (reconcile.DryRunConnection),
 // shared with the API's /api/evaluate.
 type explanation = autopilot.Explanation
 

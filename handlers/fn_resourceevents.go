@@ -32,7 +32,7 @@ func (a *app) resourceEvents(ctx context.Context, inv *funchost.Invocation) (*fu
 		return nil, fmt.Errorf("%s: %w", inv.Function, err)
 	}
 	resp := &funchost.Response{}
-	for _, o := range res.Outcomes {
+	for _, o := range res.Receipts {
 		line := fmt.Sprintf("event %s: %s", o.EventID, o.Status)
 		if o.JobID != "" {
 			line += fmt.Sprintf(" job %s (%s %s)", o.JobID, o.Subject, o.TargetID)

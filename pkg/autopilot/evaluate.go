@@ -2,10 +2,9 @@ package autopilot
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
+	"time"
 
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
@@ -39,14 +38,31 @@ type Explanation struct {
 }
 
 // EvaluateResult is the dry run of one connection: the Explanation, and the
-// plan the reconciler would apply to its target now.
+// plan the reconciler would apply to its target now, both from one gather
+// and one decision of the reconciler (reconcile.DryRunJob).
 type EvaluateResult struct {
 	Explanation
 	// Plan is what reconciling the connection's target would do now; it is
-	// not applied. Reads counts the ARM reads the dry run made for it.
+	// not applied. Reads counts the ARM reads the dry run made.
 	Plan      reconcile.Plan `json:"plan"`
 	PlanReads int            `json:"planReads"`
+	// AfterVerification is, when the policy's publicNetworkAccess is audit
+	// or disableAfterVerification, the plan of the same state once a
+	// verification of the target has passed: where disable-public-access
+	// (or the audit report) appears, and only there.
+	AfterVerification *PlanAfterVerification `json:"afterVerification,omitempty"`
 }
+
+// PlanAfterVerification is the plan of a target as the reconcile job a
+// passing verification sends would make it (reads nothing more).
+type PlanAfterVerification struct {
+	// When says which plan this is: "after a passing verification".
+	When string         `json:"when"`
+	Plan reconcile.Plan `json:"plan"`
+}
+
+// AfterVerificationLabel labels EvaluateResult.AfterVerification.
+const AfterVerificationLabel = "after a passing verification"
 
 // Evaluate explains how the policy decides the connection and returns the
 // plan the reconciler would apply to its target. It writes nothing and
@@ -61,64 +77,65 @@ func (s *Service) Evaluate(ctx context.Context, connectionID string) (EvaluateRe
 			return EvaluateResult{}, err
 		}
 	}
-	exp, err := Explain(ctx, s.cfg.ARM, s.cfg.Policy, connectionID)
+	exp, dr, err := explain(ctx, s.cfg.ARM, s.cfg.Policy, connectionID, s.now(), false)
 	ex := EvaluateResult{Explanation: exp}
 	if err != nil {
 		return ex, err
 	}
-	job := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, exp.Target, "evaluate")
-	job.Reason = "dry run through the API"
-	job.Created = s.now()
-	plan, reads, err := s.rec.Plan(ctx, job)
-	if err != nil {
-		return ex, fmt.Errorf("plan %s: %w", exp.Target, err)
+	ex.Plan, ex.PlanReads = dr.Plan, dr.Reads
+	if m := s.cfg.Policy.PublicNetworkAccess(); m == policy.PublicAccessAudit || m == policy.PublicAccessDisableAfterVerification {
+		ex.AfterVerification = &PlanAfterVerification{When: AfterVerificationLabel, Plan: dr.Replan(s.cfg.Policy)}
 	}
-	ex.Plan, ex.PlanReads = plan, reads
 	s.c.evaluations.Add(1)
 	return ex, nil
 }
 
-// unreadableNote says why a resource could not be read, e.g.
-// "unreadable: get endpoint: HTTP 403 AuthorizationFailed".
-func unreadableNote(err error) string {
-	var e *core.Error
-	if errors.As(err, &e) && e.StatusCode != 0 {
-		return "unreadable: " + e.Op + ": " + briefARM(err)
-	}
-	return "unreadable: " + err.Error()
-}
-
-// unreadable reports whether a read failed because the caller may not see
-// the resource (cross-tenant 403) or it does not exist.
-func unreadable(err error) bool {
-	if core.IsNotFound(err) {
-		return true
-	}
-	var ce *core.Error
-	return errors.As(err, &ce) && (ce.StatusCode == http.StatusForbidden || ce.StatusCode == http.StatusUnauthorized)
-}
-
-// Explain reads a connection, its target, endpoint and VNet through r (any
-// core.Reader: Azure or the sandbox) and evaluates the policy on them. An
+// Explain reads a connection's target, with the endpoints and VNets of its
+// connections, through r (any core.Reader: Azure or the sandbox) exactly as
+// a reconcile of the target does, and explains the reconciler's decision of
+// the connection: what was read (or why it could not be), every connection
+// rule's outcome, the decision, and the VNet links an approval brings. An
 // endpoint or VNet that cannot be read (403, 404) is reported unreadable, as
-// the reconciler would see it; other read failures are errors, since a guess
+// the reconciler sees it; other read failures are errors, since a guess
 // would mislead. Errors wrap ErrInvalid for an id that is not a connection
 // id and ErrNotFound when the target or connection does not exist.
 func Explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID string) (Explanation, error) {
+	ex, _, err := explain(ctx, r, p, connectionID, time.Now(), true)
+	return ex, err
+}
+
+// explain is Explain, returning the dry run it explains: of the
+// connection's target (the plan /api/evaluate shows), or with only, of the
+// connection alone (reconcile.DryRunConnection: another connection's
+// endpoint that cannot be read now does not stop the explanation).
+func explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID string, now time.Time, only bool) (Explanation, reconcile.DryRun, error) {
 	var ex Explanation
 	connectionID = strings.TrimSpace(connectionID)
 	targetID := core.ParentOf(connectionID)
 	if !strings.HasPrefix(connectionID, "/subscriptions/") || targetID == "" ||
 		!strings.Contains(strings.ToLower(connectionID), "/privateendpointconnections/") {
-		return ex, fmt.Errorf("%w: %q is not a private endpoint connection id (.../workspaces/NAME/privateEndpointConnections/NAME)", ErrInvalid, connectionID)
+		return ex, reconcile.DryRun{}, fmt.Errorf("%w: %q is not a private endpoint connection id (.../workspaces/NAME/privateEndpointConnections/NAME)", ErrInvalid, connectionID)
 	}
-	t, err := r.GetTarget(ctx, targetID)
-	if err != nil {
-		if core.IsNotFound(err) {
-			return ex, fmt.Errorf("%w: target %s of the connection does not exist (ARM answered %s)", ErrNotFound, targetID, briefARM(err))
+	job := jobs.New(jobs.KindReconcile, jobs.SubjectTarget, targetID, "explain:"+connectionID)
+	job.Trigger, job.Reason, job.Created = jobs.TriggerRequest, "dry run: explain "+core.NameOf(connectionID), now
+	run := reconcile.DryRunJob
+	if only {
+		run = func(ctx context.Context, r core.Reader, p reconcile.Policy, job jobs.Job, now time.Time) (reconcile.DryRun, error) {
+			return reconcile.DryRunConnection(ctx, r, p, job, connectionID, now)
 		}
-		return ex, fmt.Errorf("read target %s: %w", targetID, err)
 	}
+	dr, err := run(ctx, r, p, job, now)
+	if err != nil {
+		return ex, dr, fmt.Errorf("read %s and its connections' endpoints: %w", targetID, err)
+	}
+	if dr.State.SubjectGone || len(dr.State.Targets) == 0 {
+		why := "not found"
+		if dr.State.GoneErr != nil {
+			why = briefARM(dr.State.GoneErr)
+		}
+		return ex, dr, fmt.Errorf("%w: target %s of the connection does not exist (ARM answered %s)", ErrNotFound, targetID, why)
+	}
+	t := dr.State.Targets[0]
 	ex = Explanation{Policy: p.Source(), PolicyDigest: p.Digest(), Mode: p.Mode(),
 		Target: t.ID, TargetKind: t.Kind, Governed: p.GovernsTarget(t)}
 	found := false
@@ -137,62 +154,72 @@ func Explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID 
 		if len(names) > 0 {
 			have = "it has " + strings.Join(names, ", ")
 		}
-		return ex, fmt.Errorf("%w: connection %s is not on %s (%s)", ErrNotFound, core.NameOf(connectionID), t.ID, have)
+		return ex, dr, fmt.Errorf("%w: connection %s is not on %s (%s)", ErrNotFound, core.NameOf(connectionID), t.ID, have)
 	}
 	if ex.Connection.TargetID == "" {
 		ex.Connection.TargetID = t.ID
 	}
-	in := policy.ConnectionInput{Target: t, Connection: ex.Connection}
 	ex.Endpoint = ex.Connection.PrivateEndpointID
-	if ex.Endpoint == "" {
+	cd, decided := dr.Decision(ex.Connection.ID)
+	ex.Rules = []policy.RuleOutcome{} // no rule evaluated unless the reconciler decided the connection
+	switch {
+	case !ex.Governed:
+		ex.EndpointNote = "not read: the target is not governed by the policy"
+		ex.DecisionError = "the target is not governed by the policy: the autopilot leaves its connections alone"
+		return ex, dr, nil
+	case !decided:
+		ex.EndpointNote = "not read: the connection is " + string(ex.Connection.Status)
+		ex.DecisionError = fmt.Sprintf("the connection is %s: the autopilot decides only Pending and Approved connections", ex.Connection.Status)
+		return ex, dr, nil
+	}
+	in := cd.Input
+	switch es, _ := dr.State.Endpoint(ex.Endpoint); {
+	case ex.Endpoint == "":
 		ex.EndpointNote = "the connection names no private endpoint"
-	} else if ep, err := r.GetEndpoint(ctx, ex.Endpoint); err != nil {
-		if !unreadable(err) {
-			return ex, fmt.Errorf("read endpoint %s: %w", ex.Endpoint, err)
-		}
-		ex.EndpointNote = unreadableNote(err)
-	} else {
-		in.Endpoint, in.EndpointReadable, ex.EndpointReadable = &ep, true, true
-		ex.VNet = ep.VNetID
-		if ep.VNetID != "" {
-			v, err := r.GetVNet(ctx, ep.VNetID)
-			switch {
-			case err == nil:
-				in.EndpointVNet, ex.VNetPrefixes = &v, v.AddressPrefixes
-			case unreadable(err):
-				ex.VNetNote = unreadableNote(err)
-			default:
-				return ex, fmt.Errorf("read vnet %s: %w", ep.VNetID, err)
-			}
+	case es.Endpoint == nil:
+		ex.EndpointNote = es.Problem
+	default:
+		ex.EndpointReadable = true
+		ex.VNet = es.Endpoint.VNetID
+		if vs, ok := dr.State.VNet(ex.VNet); ok && vs.VNet != nil {
+			ex.VNetPrefixes = vs.VNet.AddressPrefixes
+		} else if ok {
+			ex.VNetNote = vs.Problem
 		}
 	}
 	ex.Rules = p.Explain(in)
-	if ex.Decision, err = p.DecideConnection(in); err != nil {
-		ex.DecisionError = err.Error()
+	ex.Decision = cd.Decision
+	if cd.Err != nil {
+		ex.DecisionError = cd.Err.Error()
 	}
 	if in.EndpointVNet != nil && ex.Decision.Action == policy.ActionApprove {
-		// the zones the target's kind needs (private DNS table)
-		need := []string{}
-		for _, z := range core.ZonesForKind(in.Target.Kind) {
-			need = append(need, z.Zone)
-		}
-		ex.Links, _ = p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true, NeedZones: need})
-		if p.LinkEndpointVNets() {
-			// As the reconciler plans it: the VNet of an approved endpoint
-			// is linked to the zones its target needs because of
-			// linkEndpointVNets, whatever link rule also matches it (the
-			// rule only sets the link's settings); other zones a link rule
-			// lists stay credited to that rule.
-			for i := range ex.Links {
-				if !ex.Links[i].Link || !needsZone(need, ex.Links[i].ZoneID) {
-					continue
-				}
-				ex.Links[i].Rule = reconcile.RuleLinkEndpointVNets
-				ex.Links[i].Reason = "VNet of approved endpoint " + core.NameOf(ex.Endpoint)
-			}
-		}
+		ex.Links = endpointLinks(p, in, ex.Endpoint)
 	}
-	return ex, nil
+	return ex, dr, nil
+}
+
+// endpointLinks are the links the approval of an endpoint brings to its
+// VNet, credited as the reconciler plans them: the zones the target's kind
+// needs (private DNS table) are linked because of linkEndpointVNets,
+// whatever link rule also matches the VNet (the rule only sets the link's
+// settings); other zones a link rule lists stay credited to that rule.
+func endpointLinks(p *policy.Policy, in policy.ConnectionInput, endpointID string) []policy.LinkDecision {
+	need := []string{}
+	for _, z := range core.ZonesForKind(in.Target.Kind) {
+		need = append(need, z.Zone)
+	}
+	links, _ := p.DecideLinks(policy.LinkInput{VNet: *in.EndpointVNet, HasGovernedEndpoint: true, NeedZones: need})
+	if !p.LinkEndpointVNets() {
+		return links
+	}
+	for i := range links {
+		if !links[i].Link || !needsZone(need, links[i].ZoneID) {
+			continue
+		}
+		links[i].Rule = reconcile.RuleLinkEndpointVNets
+		links[i].Reason = "VNet of approved endpoint " + core.NameOf(endpointID)
+	}
+	return links
 }
 
 // needsZone reports whether the zone (an ID or a name) is one of the needed

@@ -154,8 +154,8 @@ func TestEventsOfUngovernedSubscriptionsCostNothing(t *testing.T) {
 	if res.Enqueued != 0 || res.Ignored != 1 || res.Ungoverned != 1 {
 		t.Fatalf("result %+v; want the event ignored as ungoverned", res)
 	}
-	if !strings.Contains(res.Outcomes[0].Reason, "not governed") {
-		t.Errorf("reason %q", res.Outcomes[0].Reason)
+	if !strings.Contains(res.Receipts[0].Reason, "not governed") {
+		t.Errorf("reason %q", res.Receipts[0].Reason)
 	}
 	if after := e.sb.Stats(); after.Total != before.Total {
 		t.Errorf("ARM calls %d->%d; want none", before.Total, after.Total)

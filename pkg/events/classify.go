@@ -26,6 +26,7 @@ const (
 	KindPeeringDeleted    Kind = "PeeringDeleted"    // one side of a VNet peering was deleted
 	KindLinkWritten       Kind = "LinkWritten"       // a private DNS zone VNet link was written
 	KindLinkDeleted       Kind = "LinkDeleted"       // a private DNS zone VNet link was deleted (drift)
+	KindTargetWritten     Kind = "TargetWritten"     // a workspace or legacy service was written (public access drift)
 	KindIgnored           Kind = "Ignored"           // nothing to do, see Classified.Reason
 )
 
@@ -41,6 +42,8 @@ type Classified struct {
 	// VNet link events.
 	Subject  jobs.Subject `json:"subject,omitempty"`
 	TargetID string       `json:"targetId,omitempty"`
+	// Trigger is the kind of change, carried by the job (jobs.Job.Trigger).
+	Trigger jobs.Trigger `json:"trigger,omitempty"`
 	// Deleted is set when the subject itself was deleted.
 	Deleted bool `json:"deleted,omitempty"`
 	// RequesterFrom is set (core.RequesterFrom*) when the event creates or
@@ -110,6 +113,7 @@ func Classify(e Event) Classified {
 	}
 	return Classified{
 		Kind:          r.kind,
+		Trigger:       r.trigger,
 		Subject:       r.subject,
 		TargetID:      tgt.String(),
 		Deleted:       r.deleted,

@@ -41,8 +41,8 @@ func TestJunkBatchIsCountedAndSampled(t *testing.T) {
 	if res.Received != n || res.Malformed != n || res.Enqueued != 0 || q.calls != 0 {
 		t.Fatalf("result received %d malformed %d enqueued %d, sent %d; want all %d malformed, none sent", res.Received, res.Malformed, res.Enqueued, q.calls, n)
 	}
-	if len(res.Outcomes) != MaxDeadSample || res.OutcomesOmitted != n-MaxDeadSample {
-		t.Errorf("outcomes %d listed, %d omitted; want %d and %d", len(res.Outcomes), res.OutcomesOmitted, MaxDeadSample, n-MaxDeadSample)
+	if len(res.Receipts) != MaxDeadSample || res.ReceiptsOmitted != n-MaxDeadSample {
+		t.Errorf("outcomes %d listed, %d omitted; want %d and %d", len(res.Receipts), res.ReceiptsOmitted, MaxDeadSample, n-MaxDeadSample)
 	}
 	if store.calls != 1 || len(store.evs) != MaxDeadSample+1 {
 		t.Fatalf("dead store: %d calls, %d events; want one call with %d samples and a summary", store.calls, len(store.evs), MaxDeadSample)

@@ -145,6 +145,17 @@ func TestFixturesParseAndAreIgnored(t *testing.T) {
 	}
 }
 
+// triggerOfKind is the job trigger each kind of event must give.
+var triggerOfKind = map[Kind]jobs.Trigger{
+	KindEndpointWritten: jobs.TriggerEndpoint, KindEndpointDeleted: jobs.TriggerEndpoint,
+	KindConnectionChanged: jobs.TriggerConnection,
+	KindZoneGroupWritten:  jobs.TriggerZoneGroup, KindZoneGroupDeleted: jobs.TriggerZoneGroup,
+	KindVNetWritten: jobs.TriggerVNet, KindVNetDeleted: jobs.TriggerVNet,
+	KindPeeringWritten: jobs.TriggerPeering, KindPeeringDeleted: jobs.TriggerPeering,
+	KindLinkWritten: jobs.TriggerLink, KindLinkDeleted: jobs.TriggerLink,
+	KindTargetWritten: jobs.TriggerTarget,
+}
+
 func TestRealisticEvents(t *testing.T) {
 	cliUser := core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example"}
 	autopilot := core.Principal{ObjectID: miOID, AppID: miAppID, TenantID: tenantID}
@@ -191,6 +202,9 @@ func TestRealisticEvents(t *testing.T) {
 		{file: "failure.cloudevents.json", kind: KindIgnored, reason: "failed or cancelled"},
 		{file: "status-accepted.eventgrid.json", kind: KindEndpointWritten, subject: jobs.SubjectEndpoint, target: peID, actor: cliUser},
 		{file: "other-operation.cloudevents.json", kind: KindIgnored, reason: "not one the autopilot acts on"},
+		// a target's own write (public network access turned back on)
+		{file: "workspace-write.eventgrid.json", kind: KindTargetWritten, subject: jobs.SubjectTarget, target: wsID, actor: cliUser},
+		{file: "service-write.cloudevents.json", kind: KindTargetWritten, subject: jobs.SubjectTarget, target: svcID, actor: cliUser},
 	}
 	covered := map[string]bool{"batch-with-malformed.eventgrid.json": true}
 	for _, tt := range tests {
@@ -229,6 +243,9 @@ func TestRealisticEvents(t *testing.T) {
 			}
 			if c.Deleted != tt.deleted {
 				t.Errorf("deleted: got %v, want %v", c.Deleted, tt.deleted)
+			}
+			if want := triggerOfKind[tt.kind]; c.Trigger != want || Job(c, fixedNow).Trigger != want {
+				t.Errorf("trigger: got %q (job %q), want %q", c.Trigger, Job(c, fixedNow).Trigger, want)
 			}
 			if diff := cmp.Diff(ev.Principal, tt.actor); diff != "" {
 				t.Errorf("principal (-got +want):\n%s", diff)
@@ -457,6 +474,7 @@ func TestIntakeEnqueuesJob(t *testing.T) {
 		TargetID:      peID, // the event said "resourcegroups"
 		Attempt:       1,
 		CorrelationID: "c1d2e3f4-0000-4000-8000-000000000001",
+		Trigger:       jobs.TriggerEndpoint,
 		Reason:        OpEndpointWrite,
 		Actor: &core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example",
 			Source: core.PrincipalSource{Kind: core.RequesterFromEndpointWrite, Operation: OpEndpointWrite,
@@ -466,9 +484,9 @@ func TestIntakeEnqueuesJob(t *testing.T) {
 	if diff := cmp.Diff(q.sent, []jobs.Job{want}); diff != "" {
 		t.Errorf("jobs (-got +want):\n%s", diff)
 	}
-	if diff := cmp.Diff(res.Outcomes, []Outcome{{
+	if diff := cmp.Diff(res.Receipts, []Receipt{{
 		Index: 0, EventID: evID, EventType: azsystemevents.TypeResourceWriteSuccess, OperationName: OpEndpointWrite,
-		Status: OutcomeEnqueued, Kind: KindEndpointWritten, JobID: want.ID, Subject: jobs.SubjectEndpoint, TargetID: peID,
+		Status: ReceiptEnqueued, Kind: KindEndpointWritten, JobID: want.ID, Subject: jobs.SubjectEndpoint, TargetID: peID,
 	}}); diff != "" {
 		t.Errorf("outcomes (-got +want):\n%s", diff)
 	}
@@ -503,8 +521,8 @@ func TestRedeliveryGivesSameJobID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Outcomes[0].JobID != second.Outcomes[0].JobID {
-		t.Errorf("redelivery job id %s differs from %s", second.Outcomes[0].JobID, first.Outcomes[0].JobID)
+	if first.Receipts[0].JobID != second.Receipts[0].JobID {
+		t.Errorf("redelivery job id %s differs from %s", second.Receipts[0].JobID, first.Receipts[0].JobID)
 	}
 	if q.calls != 2 || len(q.sent) != 1 {
 		t.Errorf("got %d sends and %d distinct jobs, want 2 sends collapsing to 1", q.calls, len(q.sent))
@@ -536,11 +554,11 @@ func TestBatchWithMalformedStillEnqueuesGoodOnes(t *testing.T) {
 	if diff := cmp.Diff(targets, []string{peID, zoneID}); diff != "" {
 		t.Errorf("enqueued targets (-got +want):\n%s", diff)
 	}
-	status := map[int]OutcomeStatus{}
-	for _, o := range res.Outcomes {
+	status := map[int]ReceiptStatus{}
+	for _, o := range res.Receipts {
 		status[o.Index] = o.Status
 	}
-	if diff := cmp.Diff(status, map[int]OutcomeStatus{0: OutcomeEnqueued, 1: OutcomeMalformed, 2: OutcomeEnqueued, 3: OutcomeMalformed, 4: OutcomeMalformed}); diff != "" {
+	if diff := cmp.Diff(status, map[int]ReceiptStatus{0: ReceiptEnqueued, 1: ReceiptMalformed, 2: ReceiptEnqueued, 3: ReceiptMalformed, 4: ReceiptMalformed}); diff != "" {
 		t.Errorf("outcomes by index (-got +want):\n%s", diff)
 	}
 	kept := dead.Events()
@@ -570,7 +588,7 @@ func TestIntakeFailures(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "service bus unavailable") {
 			t.Fatalf("got error %v, want the send failure", err)
 		}
-		if q.calls != 1 || res.Enqueued != 0 || len(res.Outcomes) != 2 || res.Outcomes[1].Status != OutcomeFailed {
+		if q.calls != 1 || res.Enqueued != 0 || len(res.Receipts) != 2 || res.Receipts[1].Status != ReceiptFailed {
 			t.Errorf("got %d sends, result %+v; want one send then stop", q.calls, res)
 		}
 		kept := dead.Events()

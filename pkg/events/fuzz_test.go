@@ -108,7 +108,7 @@ func FuzzClassify(f *testing.F) {
 		if err != nil {
 			t.Fatalf("intake with a working queue failed: %v", err)
 		}
-		if res.Enqueued+res.Ignored+res.Malformed != res.Received || len(res.Outcomes) != res.Received {
+		if res.Enqueued+res.Ignored+res.Malformed != res.Received || len(res.Receipts) != res.Received {
 			b, _ := json.Marshal(res)
 			t.Fatalf("result does not add up: %s", b)
 		}

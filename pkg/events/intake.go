@@ -43,23 +43,24 @@ type Intake struct {
 	Subscriptions []string
 }
 
-// OutcomeStatus says what happened to one event.
-type OutcomeStatus string
+// ReceiptStatus says what happened to one event.
+type ReceiptStatus string
 
 const (
-	OutcomeEnqueued  OutcomeStatus = "enqueued"
-	OutcomeIgnored   OutcomeStatus = "ignored"
-	OutcomeMalformed OutcomeStatus = "malformed"
-	OutcomeFailed    OutcomeStatus = "failed" // the job could not be sent
+	ReceiptEnqueued  ReceiptStatus = "enqueued"
+	ReceiptIgnored   ReceiptStatus = "ignored"
+	ReceiptMalformed ReceiptStatus = "malformed"
+	ReceiptFailed    ReceiptStatus = "failed" // the job could not be sent
 )
 
-// Outcome is what the intake did with one event of a delivery.
-type Outcome struct {
+// Receipt is what the intake did with one event of a delivery (not an
+// outcome event of pkg/outcome, which records a decision or a change).
+type Receipt struct {
 	Index         int           `json:"index"`
 	EventID       string        `json:"eventId,omitempty"`
 	EventType     string        `json:"eventType,omitempty"`
 	OperationName string        `json:"operationName,omitempty"`
-	Status        OutcomeStatus `json:"status"`
+	Status        ReceiptStatus `json:"status"`
 	Kind          Kind          `json:"kind,omitempty"`
 	Reason        string        `json:"reason,omitempty"`
 	JobID         string        `json:"jobId,omitempty"`
@@ -73,14 +74,16 @@ type Result struct {
 	Enqueued  int `json:"enqueued"`
 	Ignored   int `json:"ignored"`
 	Malformed int `json:"malformed"`
-	// OutcomesOmitted counts malformed events beyond the first
-	// MaxDeadSample of the delivery, which have no entry in Outcomes (they
+	// ReceiptsOmitted counts malformed events beyond the first
+	// MaxDeadSample of the delivery, which have no entry in Receipts (they
 	// are counted in Malformed and summarised in one dead event).
-	OutcomesOmitted int `json:"outcomesOmitted,omitempty"`
+	ReceiptsOmitted int `json:"outcomesOmitted,omitempty"`
 	// Ungoverned counts the ignored events whose resource lies outside the
 	// governed subscriptions (Intake.Subscriptions).
-	Ungoverned int       `json:"ungoverned,omitempty"`
-	Outcomes   []Outcome `json:"outcomes"`
+	Ungoverned int `json:"ungoverned,omitempty"`
+	// Receipts has one entry per event; its JSON name "outcomes" is kept
+	// (the webhook's answer body).
+	Receipts []Receipt `json:"outcomes"`
 }
 
 // Handle processes a delivery (a JSON array of events or one event, either
@@ -124,6 +127,7 @@ func Job(c Classified, now time.Time) jobs.Job {
 		TargetID:      c.TargetID,
 		Attempt:       1,
 		CorrelationID: corr,
+		Trigger:       c.Trigger,
 		Reason:        e.OperationName,
 		Deleted:       c.Deleted,
 		Created:       now.UTC(),
@@ -154,7 +158,7 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		return Result{}, errors.New("event intake has no job queue")
 	}
 	now := in.now()
-	res = Result{Received: len(evs) + len(bad), Outcomes: make([]Outcome, 0, len(evs)+min(len(bad), MaxDeadSample))}
+	res = Result{Received: len(evs) + len(bad), Receipts: make([]Receipt, 0, len(evs)+min(len(bad), MaxDeadSample))}
 	var errs []error
 
 	// Malformed events are sampled: the first MaxDeadSample are kept one by
@@ -166,12 +170,12 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 	for _, m := range bad {
 		res.Malformed++
 		if len(dead) < MaxDeadSample {
-			res.Outcomes = append(res.Outcomes, Outcome{Index: m.Index, Status: OutcomeMalformed, Reason: m.Reason})
+			res.Receipts = append(res.Receipts, Receipt{Index: m.Index, Status: ReceiptMalformed, Reason: m.Reason})
 			dead = append(dead, DeadEvent{Raw: m.Raw, Size: len(m.Raw), Reason: m.Reason, ReceivedAt: now, Index: m.Index})
 			continue
 		}
 		extra++
-		res.OutcomesOmitted++
+		res.ReceiptsOmitted++
 		extraBytes += len(m.Raw)
 		if len(extraReasons) < 3 && !slices.Contains(extraReasons, m.Reason) {
 			extraReasons = append(extraReasons, m.Reason)
@@ -197,7 +201,7 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 				c = ignored(ev, "subscription %q is not governed (not one of the %d configured): event ignored, nothing read", sub, len(governed))
 			}
 		}
-		out := Outcome{
+		out := Receipt{
 			Index:         indexOf(i, bad),
 			EventID:       ev.ID,
 			EventType:     ev.Type,
@@ -206,8 +210,8 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		}
 		if c.Ignored {
 			res.Ignored++
-			out.Status, out.Reason = OutcomeIgnored, c.Reason
-			res.Outcomes = append(res.Outcomes, out)
+			out.Status, out.Reason = ReceiptIgnored, c.Reason
+			res.Receipts = append(res.Receipts, out)
 			in.Log.Debug().Str("eventId", ev.ID).Str("eventType", ev.Type).Str("operation", ev.OperationName).
 				Str("resourceId", ev.ResourceID()).Str("reason", c.Reason).Msg("event ignored")
 			continue
@@ -215,8 +219,8 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		job := Job(c, now)
 		out.JobID, out.Subject, out.TargetID = job.ID, job.Subject, job.TargetID
 		if err := in.Queue.Send(ctx, job); err != nil {
-			out.Status, out.Reason = OutcomeFailed, "enqueue failed: "+err.Error()
-			res.Outcomes = append(res.Outcomes, out)
+			out.Status, out.Reason = ReceiptFailed, "enqueue failed: "+err.Error()
+			res.Receipts = append(res.Receipts, out)
 			errs = append(errs, fmt.Errorf("enqueue job for event %s (%s %s): %w", ev.ID, c.Subject, c.TargetID, err))
 			dead = append(dead, DeadEvent{
 				Raw: capRaw(ev.Raw), Size: len(ev.Raw), Reason: out.Reason + " (event grid redelivers the delivery)",
@@ -225,17 +229,17 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 			// The queue is failing: the delivery will be redelivered whole,
 			// so stop rather than spend Event Grid's 30 seconds on retries.
 			for j := i + 1; j < len(evs); j++ {
-				res.Outcomes = append(res.Outcomes, Outcome{
+				res.Receipts = append(res.Receipts, Receipt{
 					Index: indexOf(j, bad), EventID: evs[j].ID, EventType: evs[j].Type,
-					OperationName: evs[j].OperationName, Status: OutcomeFailed,
+					OperationName: evs[j].OperationName, Status: ReceiptFailed,
 					Reason: "not processed: an earlier job of the delivery could not be sent",
 				})
 			}
 			return res, errors.Join(errs...)
 		}
 		res.Enqueued++
-		out.Status = OutcomeEnqueued
-		res.Outcomes = append(res.Outcomes, out)
+		out.Status = ReceiptEnqueued
+		res.Receipts = append(res.Receipts, out)
 		in.Log.Info().Str("eventId", ev.ID).Str("operation", ev.OperationName).Str("kind", string(c.Kind)).
 			Str("subject", string(job.Subject)).Str("targetId", job.TargetID).Str("jobId", job.ID).
 			Str("correlationId", job.CorrelationID).Bool("deleted", job.Deleted).Msg("reconcile job enqueued")

@@ -49,8 +49,61 @@ func (j Job) Validate() error {
 		return invalid("targetId", "%q is not an ARM resource id (must start with /)", j.TargetID)
 	case j.Attempt < 1:
 		return invalid("attempt", "is %d (must be at least 1)", j.Attempt)
+	case j.Trigger != "" && !j.Trigger.Known():
+		return invalid("trigger", "unknown trigger %q (want one of %s)", j.Trigger, triggerList())
 	}
 	return nil
+}
+
+func triggerList() string {
+	names := make([]string, len(Triggers))
+	for i, t := range Triggers {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}
+
+// EffectiveTrigger returns j.Trigger, or, for a job decoded from a message
+// written before jobs carried a trigger, the one its other fields imply
+// (legacyTrigger). Code that acts on why a job exists asks this.
+func (j Job) EffectiveTrigger() Trigger {
+	if j.Trigger != "" {
+		return j.Trigger
+	}
+	return legacyTrigger(j)
+}
+
+// legacyTrigger gives a job without a trigger the one its other fields
+// imply: verified when it says
+// so, the peering and sweep jobs from the operation or note their Reason
+// held then (the only place the old wording still counts), otherwise the
+// subject's own kind of change. A wrong guess costs at most an extra read:
+// every reconcile re-reads the world.
+func legacyTrigger(j Job) Trigger {
+	r := strings.ToLower(j.Reason)
+	switch {
+	case j.PrivateVerified:
+		return TriggerVerified
+	case j.Kind == KindVerify:
+		return TriggerVerify
+	case strings.Contains(r, "virtualnetworkpeerings"):
+		return TriggerPeering
+	case strings.HasPrefix(r, "sweep"):
+		return TriggerSweep
+	case strings.HasPrefix(r, "follow-up"):
+		return TriggerFollowUp
+	}
+	switch j.Subject {
+	case SubjectTarget:
+		return TriggerConnection
+	case SubjectEndpoint:
+		return TriggerEndpoint
+	case SubjectVNet:
+		return TriggerVNet
+	case SubjectZone:
+		return TriggerLink
+	}
+	return ""
 }
 
 func validSubject(s Subject) bool {

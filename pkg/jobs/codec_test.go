@@ -145,3 +145,52 @@ func TestFakeClock(t *testing.T) {
 		t.Error("Changed did not fire on Advance")
 	}
 }
+
+// A job carries its trigger through the queue; a message written before
+// jobs had one still decodes, and the trigger its fields imply is derived
+// (the peering jobs of old messages stay peering jobs).
+func TestTriggerTravelsAndOldMessagesGetOne(t *testing.T) {
+	j := jobs.New(jobs.KindReconcile, jobs.SubjectVNet, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/hub", "e1")
+	j.Trigger = jobs.TriggerPeering
+	b, err := jobs.Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"trigger":"peering"`) {
+		t.Errorf("encoded job %s lacks its trigger", b)
+	}
+	got, err := jobs.Decode(b)
+	if err != nil || got.Trigger != jobs.TriggerPeering {
+		t.Fatalf("decoded trigger %q, err %v", got.Trigger, err)
+	}
+
+	old := func(reason string, extra string) jobs.Job {
+		body := `{"version":1,"id":"x","kind":"reconcile","subject":"vnet","targetId":"/subscriptions/s/x","attempt":1,"reason":"` + reason + `"` + extra + `}`
+		j, err := jobs.Decode([]byte(body))
+		if err != nil {
+			t.Fatalf("old message %s: %v", body, err)
+		}
+		return j
+	}
+	for _, tt := range []struct {
+		job  jobs.Job
+		want jobs.Trigger
+	}{
+		{old("Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write", ""), jobs.TriggerPeering},
+		{old("Microsoft.Network/virtualNetworks/write", ""), jobs.TriggerVNet},
+		{old("sweep: VNet matches link rule hub", ""), jobs.TriggerSweep},
+		{old("private access verified", `,"privateVerified":true`), jobs.TriggerVerified},
+	} {
+		if tt.job.Trigger != "" {
+			t.Errorf("old message %q decoded with trigger %q: it had none", tt.job.Reason, tt.job.Trigger)
+		}
+		if got := tt.job.EffectiveTrigger(); got != tt.want {
+			t.Errorf("old message %q: effective trigger %q, want %q", tt.job.Reason, got, tt.want)
+		}
+	}
+
+	bad := strings.Replace(string(b), `"trigger":"peering"`, `"trigger":"whim"`, 1)
+	if _, err := jobs.Decode([]byte(bad)); !errors.Is(err, jobs.ErrInvalidJob) || !strings.Contains(err.Error(), `"trigger"`) {
+		t.Errorf("unknown trigger: err %v, want ErrInvalidJob naming the field", err)
+	}
+}

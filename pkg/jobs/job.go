@@ -34,6 +34,42 @@ const (
 	SubjectZone     Subject = "zone"     // a private DNS zone (link drift)
 )
 
+// Trigger says what kind of change made a job: the classifier sets it from
+// the event's operation, the sweep, the planner and the verification runner
+// from what they do. Behaviour that depends on why a job exists follows the
+// trigger, never Job.Reason (a human note).
+type Trigger string
+
+const (
+	TriggerConnection Trigger = "connection" // a target's connection or connection proxy was written or deleted
+	TriggerEndpoint   Trigger = "endpoint"   // a private endpoint was written or deleted
+	TriggerZoneGroup  Trigger = "zone-group" // an endpoint's DNS zone group was written or deleted
+	TriggerVNet       Trigger = "vnet"       // a VNet was written or deleted
+	TriggerPeering    Trigger = "peering"    // one side of a VNet peering was written or deleted
+	TriggerLink       Trigger = "link"       // a private DNS zone VNet link was written or deleted
+	TriggerTarget     Trigger = "target"     // a workspace or legacy service itself was written (drift: public access)
+	TriggerSweep      Trigger = "sweep"      // the periodic sweep
+	TriggerFollowUp   Trigger = "follow-up"  // a follow-up of a peering or zone job (links to restore)
+	TriggerFanOut     Trigger = "fan-out"    // a peer fanned out by a hub's VNet job
+	TriggerVerify     Trigger = "verify"     // a verification scheduled after changes
+	TriggerVerified   Trigger = "verified"   // a verification found the target's private access working
+	TriggerRequest    Trigger = "request"    // asked for through the API or the CLI
+)
+
+// Triggers lists every known trigger.
+var Triggers = []Trigger{TriggerConnection, TriggerEndpoint, TriggerZoneGroup, TriggerVNet, TriggerPeering, TriggerLink,
+	TriggerTarget, TriggerSweep, TriggerFollowUp, TriggerFanOut, TriggerVerify, TriggerVerified, TriggerRequest}
+
+// Known reports whether t is one of Triggers.
+func (t Trigger) Known() bool {
+	for _, k := range Triggers {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
 // Job is one unit of work travelling on a queue. Its JSON form is the
 // message body (see ContentType).
 type Job struct {
@@ -46,8 +82,13 @@ type Job struct {
 	Attempt int `json:"attempt"`
 	// CorrelationID ties the job to the event (or sweep) that caused it.
 	CorrelationID string `json:"correlationId,omitempty"`
+	// Trigger is what kind of change made the job (see Trigger). A message
+	// written before it existed decodes without one: EffectiveTrigger
+	// derives it.
+	Trigger Trigger `json:"trigger,omitempty"`
 	// Reason is a short human note of why the job exists
-	// ("Microsoft.Network/privateEndpoints/write", "sweep").
+	// ("Microsoft.Network/privateEndpoints/write", "sweep"). Nothing
+	// depends on its wording: use Trigger.
 	Reason string `json:"reason,omitempty"`
 	// Actor is who made the ARM call that raised the triggering event, set
 	// only when that event creates or changes a connection request (its

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -70,7 +69,7 @@ func NewCoalescer() *Coalescer {
 // CoalesceKey names what a job reconciles: subject, id, and the flags that
 // change what the reconciler does (a deleted subject, a peering event).
 func CoalesceKey(j jobs.Job) string {
-	peering := strings.Contains(strings.ToLower(j.Reason), "virtualnetworkpeerings")
+	peering := j.EffectiveTrigger() == jobs.TriggerPeering
 	key := fmt.Sprintf("%s|%s|%t|%t", j.Subject, core.IDKey(j.TargetID), j.Deleted, peering)
 	if j.PrivateVerified {
 		// only a run that knew private access was verified may close public

@@ -188,9 +188,8 @@ func (b *planner) dnsFindings(ae approvedEndpoint) {
 				parts = append(parts, "so names under "+z.PublicSuffix+" resolve to the public address in every VNet")
 			}
 		}
-		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindDNSFinding, Resource: ep.ID, Target: ae.targetID, Zone: z.Zone,
-			Rule: RuleDNSTable, Reason: fmt.Sprintf("%s endpoint %s needs private DNS zone %s: %s",
-				kind, ep.Name, z.Zone, strings.Join(parts, "; "))})
+		b.plan.Actions = append(b.plan.Actions, dnsFindingAction(ep.ID, ae.targetID, z.Zone, fmt.Sprintf("%s endpoint %s needs private DNS zone %s: %s",
+			kind, ep.Name, z.Zone, strings.Join(parts, "; "))))
 	}
 	// Records in a wrong zone whose right zone this target does not need
 	// (should not happen; reported all the same).
@@ -199,9 +198,8 @@ func (b *planner) dnsFindings(ae approvedEndpoint) {
 		if !left {
 			continue
 		}
-		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindDNSFinding, Resource: ep.ID, Target: ae.targetID, Zone: zn,
-			Rule: RuleDNSTable, Reason: fmt.Sprintf("endpoint %s: records no client resolves through: %s (names served by %s)",
-				ep.Name, strings.Join(recs, ", "), zn)})
+		b.plan.Actions = append(b.plan.Actions, dnsFindingAction(ep.ID, ae.targetID, zn, fmt.Sprintf("endpoint %s: records no client resolves through: %s (names served by %s)",
+			ep.Name, strings.Join(recs, ", "), zn)))
 	}
 }
 

@@ -68,7 +68,7 @@ func TestZoneGroupsAndLinksFollowTheDNSTable(t *testing.T) {
 	for _, a := range pl.Actions {
 		switch a.Kind {
 		case KindAddZoneGroup:
-			groups[core.NameOf(a.Resource)] = zoneNames(a.ZoneGroup.ZoneIDs)
+			groups[core.NameOf(a.Resource)] = zoneNames(mustZoneGroup(t, a).ZoneIDs)
 		case KindCreateLink:
 			links = append(links, core.NameOf(a.Resource)+" "+core.NameOf(a.Zone))
 		case KindDNSFinding:

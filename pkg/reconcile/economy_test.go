@@ -18,7 +18,7 @@ import (
 func peeringJob(id, evt string) jobs.Job {
 	j := reconcileJob(jobs.SubjectVNet, id)
 	j.ID = jobs.NewID(jobs.KindReconcile, jobs.SubjectVNet, id, evt)
-	j.Reason = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write"
+	j.Trigger, j.Reason = jobs.TriggerPeering, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write"
 	return j
 }
 
@@ -107,10 +107,11 @@ func TestChangeWrittenByOneJobIsNotSentByAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	writes := len(f.writes)
-	out, n, _, err := g.r.apply(ctx, jobB.ID, plB, t0)
+	done, err := g.r.apply(ctx, jobB.ID, plB, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	out, n := done.results, done.writes
 	if got := len(f.writes) - writes; got != 0 || n != 0 {
 		t.Errorf("job B sent %d writes (%v), want 0: job A wrote the same changes", got, f.writes[writes:])
 	}

@@ -1,12 +1,8 @@
 package reconcile
 
 import (
-	"sort"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/plautopilot/autopilot/pkg/core"
 )
 
 // DefaultExpectTTL is how long the record of a change written by this
@@ -30,34 +26,6 @@ type expectations struct {
 
 func newExpectations() *expectations {
 	return &expectations{inflight: map[string]string{}, written: map[string]time.Time{}}
-}
-
-// changeKey identifies what a change does, whatever the job that planned it.
-func changeKey(a Action) string {
-	switch a.Kind {
-	case KindApprove, KindReject:
-		if a.Connection != nil {
-			return string(a.Kind) + "|" + core.IDKey(a.Connection.ID)
-		}
-	case KindCreateLink:
-		if a.Link != nil {
-			return "link|" + core.IDKey(a.Link.ZoneID) + "|" + core.IDKey(a.Link.VNetID)
-		}
-	case KindRemoveLink:
-		if a.OldLink != nil {
-			return "unlink|" + core.IDKey(a.OldLink.ID)
-		}
-	case KindAddZoneGroup:
-		if a.ZoneGroup != nil {
-			zs := make([]string, 0, len(a.ZoneGroup.ZoneIDs))
-			for _, z := range a.ZoneGroup.ZoneIDs {
-				zs = append(zs, core.IDKey(z))
-			}
-			sort.Strings(zs)
-			return "zonegroup|" + core.IDKey(a.ZoneGroup.EndpointID) + "|" + strings.Join(zs, ",")
-		}
-	}
-	return "" // update-link and anything unkeyed always go to ARM
 }
 
 // claim reports "" when the caller may write the change (and marks it in

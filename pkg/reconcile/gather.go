@@ -114,6 +114,8 @@ type gatherer struct {
 	s        State
 	now      time.Time
 	parallel func(fs ...func())
+	// onlyConnection restricts a target job to one connection (dry runs).
+	onlyConnection string
 }
 
 // PrefetchConcurrency bounds the concurrent reads of one job's prefetch.
@@ -158,13 +160,20 @@ func (g *gatherer) prefetch(ctx context.Context, ids []string, read func(context
 }
 
 func gather(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time.Time, parallel func(fs ...func())) (State, int, error) {
+	return gatherOnly(ctx, r, p, job, now, parallel, "")
+}
+
+// gatherOnly is gather; for a target job with onlyConnection set, it reads
+// and decides only that connection of the target (its endpoint's
+// connections), as an endpoint job does.
+func gatherOnly(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time.Time, parallel func(fs ...func()), onlyConnection string) (State, int, error) {
 	if parallel == nil {
 		parallel = runParallel
 	}
-	g := &gatherer{m: newMemo(r), p: p, now: now, parallel: parallel}
+	g := &gatherer{m: newMemo(r), p: p, now: now, parallel: parallel, onlyConnection: onlyConnection}
 	g.s = State{
 		Job: JobInfo{ID: job.ID, Subject: job.Subject, SubjectID: job.TargetID, CorrelationID: job.CorrelationID,
-			Reason: job.Reason, Deleted: job.Deleted, Actor: job.Actor, PrivateVerified: job.PrivateVerified},
+			Trigger: job.EffectiveTrigger(), Reason: job.Reason, Deleted: job.Deleted, Actor: job.Actor, PrivateVerified: job.PrivateVerified},
 		Now:       now,
 		Endpoints: map[string]EndpointState{},
 		VNets:     map[string]VNetState{},
@@ -194,13 +203,24 @@ func (g *gatherer) note(format string, a ...any) {
 func (g *gatherer) target(ctx context.Context, id string) error {
 	t, err := g.m.target(ctx, id)
 	if core.IsNotFound(err) {
-		g.s.SubjectGone = true
+		g.s.SubjectGone, g.s.GoneErr = true, err
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("gather target: %w", err)
 	}
 	g.s.Targets = []core.Target{t}
+	if g.onlyConnection != "" {
+		g.s.OnlyEndpoint = ""
+		for _, c := range t.Connections {
+			if core.SameID(c.ID, g.onlyConnection) {
+				g.s.OnlyEndpoint = c.PrivateEndpointID
+			}
+		}
+		if g.s.OnlyEndpoint == "" {
+			return nil // no such connection, or it names no endpoint: nothing to read
+		}
+	}
 	return g.connections(ctx)
 }
 
@@ -352,7 +372,7 @@ func (g *gatherer) readEndpoint(ctx context.Context, id string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("gather endpoint of connection: %w", err)
+		return fmt.Errorf("gather: read endpoint of connection: %w", err)
 	}
 	g.s.Endpoints[core.IDKey(id)] = EndpointState{Endpoint: &ep}
 	if ep.VNetID != "" {
@@ -371,7 +391,7 @@ func (g *gatherer) readVNet(ctx context.Context, id string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("gather vnet: %w", err)
+		return fmt.Errorf("gather: read vnet: %w", err)
 	}
 	g.s.VNets[core.IDKey(id)] = VNetState{VNet: &v}
 	return nil
@@ -451,7 +471,7 @@ func (g *gatherer) vnet(ctx context.Context, job jobs.Job) error {
 	// only targets with an approved endpoint in the subscription of such a
 	// VNet or of one of its peers (a private endpoint is always in its
 	// VNet's subscription).
-	if g.p.LinkPeeredVNets() && len(v.Peerings) > 0 && strings.Contains(strings.ToLower(job.Reason), "virtualnetworkpeerings") {
+	if g.p.LinkPeeredVNets() && len(v.Peerings) > 0 && job.EffectiveTrigger() == jobs.TriggerPeering {
 		subs := map[string]bool{}
 		near := func(vn core.VNet) {
 			subs[strings.ToLower(core.SubscriptionOf(vn.ID))] = true

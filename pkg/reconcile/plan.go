@@ -75,7 +75,8 @@ const (
 	RuleDNSTable = "dnsTable"
 )
 
-// Action is one step of a plan.
+// Action is one step of a plan. Build it with the constructor of its kind
+// (changes.go): a literal Action carries no change and apply refuses it.
 type Action struct {
 	Kind Kind `json:"kind"`
 	// Resource is the resource acted on: the connection (approve, reject,
@@ -97,11 +98,11 @@ type Action struct {
 	Before string `json:"before,omitempty"`
 	After  string `json:"after,omitempty"`
 
-	Connection *core.Connection    `json:"connection,omitempty"`
-	Link       *core.LinkSpec      `json:"link,omitempty"`
-	OldLink    *core.VNetLink      `json:"oldLink,omitempty"`
-	ZoneGroup  *core.ZoneGroupSpec `json:"zoneGroup,omitempty"`
-	Job        *jobs.Job           `json:"job,omitempty"`
+	// change is what apply writes or sends, set only by the constructors
+	// (changes.go); read it with Connection, Link, OldLink, ZoneGroup and
+	// Job. In JSON it is the "connection", "link", "oldLink", "zoneGroup"
+	// or "job" object.
+	change payload
 }
 
 // Plan is what one job decided to do.
@@ -146,13 +147,15 @@ func (p Plan) filter(keep func(Kind) bool) []Action {
 
 // JobInfo is what the plan needs to know about the job.
 type JobInfo struct {
-	ID            string          `json:"id"`
-	Subject       jobs.Subject    `json:"subject"`
-	SubjectID     string          `json:"subjectId"`
-	CorrelationID string          `json:"correlationId,omitempty"`
-	Reason        string          `json:"reason,omitempty"`
-	Deleted       bool            `json:"deleted,omitempty"`
-	Actor         *core.Principal `json:"actor,omitempty"`
+	ID            string       `json:"id"`
+	Subject       jobs.Subject `json:"subject"`
+	SubjectID     string       `json:"subjectId"`
+	CorrelationID string       `json:"correlationId,omitempty"`
+	// Trigger is what kind of change made the job (jobs.Job.EffectiveTrigger).
+	Trigger jobs.Trigger    `json:"trigger,omitempty"`
+	Reason  string          `json:"reason,omitempty"`
+	Deleted bool            `json:"deleted,omitempty"`
+	Actor   *core.Principal `json:"actor,omitempty"`
 	// PrivateVerified: the job comes from a verification that found the
 	// target's private access working (jobs.Job.PrivateVerified).
 	PrivateVerified bool `json:"privateVerified,omitempty"`
@@ -178,8 +181,10 @@ type State struct {
 	Job JobInfo `json:"job"`
 	// Now is the job's clock reading (verification jobs are scheduled from it).
 	Now time.Time `json:"now"`
-	// SubjectGone is true when the job's subject does not exist.
-	SubjectGone bool `json:"subjectGone,omitempty"`
+	// SubjectGone is true when the job's subject does not exist; GoneErr
+	// is ARM's answer that said so.
+	SubjectGone bool  `json:"subjectGone,omitempty"`
+	GoneErr     error `json:"-"`
 	// Targets are the protected targets whose connections are decided.
 	Targets []core.Target `json:"targets,omitempty"`
 	// OnlyEndpoint restricts connection decisions to the connections of one
@@ -223,10 +228,44 @@ type approvedEndpoint struct {
 	targetID   string
 }
 
+// ConnectionDecision is how the reconciler decided one connection: the
+// policy input it built from the gathered state, and the policy's answer
+// (or why it gave none).
+type ConnectionDecision struct {
+	TargetID string                 `json:"targetId"`
+	Input    policy.ConnectionInput `json:"-"`
+	Decision policy.Decision        `json:"decision"`
+	Err      error                  `json:"-"`
+}
+
 // decideConnections evaluates the connection rules over the state. It is
 // pure; gather uses it to know which endpoints need DNS reads, ComputePlan
-// to plan.
+// to plan, DryRunJob to explain.
 func decideConnections(s State, p Policy) (actions []Action, approved []approvedEndpoint, notes []string) {
+	actions, approved, notes, _ = decideConnectionsWhy(s, p)
+	return actions, approved, notes
+}
+
+// connectionInput is the policy input of connection c of target t, from
+// what the state holds.
+func connectionInput(s State, t core.Target, c core.Connection) policy.ConnectionInput {
+	if c.TargetID == "" {
+		c.TargetID = t.ID
+	}
+	in := policy.ConnectionInput{Target: t, Connection: c}
+	if es, ok := s.Endpoint(c.PrivateEndpointID); ok && es.Endpoint != nil {
+		ep := *es.Endpoint
+		in.Endpoint, in.EndpointReadable = &ep, true
+		if vs, ok := s.VNet(ep.VNetID); ok && vs.VNet != nil {
+			v := *vs.VNet
+			in.EndpointVNet = &v
+		}
+	}
+	in.Requester = requesterOf(s.Job, t.ID, c)
+	return in
+}
+
+func decideConnectionsWhy(s State, p Policy) (actions []Action, approved []approvedEndpoint, notes []string, decided []ConnectionDecision) {
 	seen := map[string]bool{}
 	revoked := map[string]int{} // planned revocations per target (last private path guard)
 	for _, t := range s.Targets {
@@ -244,22 +283,12 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 			if c.TargetID == "" {
 				c.TargetID = t.ID
 			}
-			in := policy.ConnectionInput{Target: t, Connection: c}
-			if es, ok := s.Endpoint(c.PrivateEndpointID); ok && es.Endpoint != nil {
-				ep := *es.Endpoint
-				in.Endpoint, in.EndpointReadable = &ep, true
-				if vs, ok := s.VNet(ep.VNetID); ok && vs.VNet != nil {
-					v := *vs.VNet
-					in.EndpointVNet = &v
-				}
-			}
-			in.Requester = requesterOf(s.Job, t.ID, c)
-			conn := c
+			in := connectionInput(s, t, c)
 			d, err := p.DecideConnection(in)
+			decided = append(decided, ConnectionDecision{TargetID: t.ID, Input: in, Decision: d, Err: err})
 			if err != nil {
 				if c.Status == core.StatusPending {
-					actions = append(actions, Action{Kind: KindLeavePending, Resource: c.ID, Target: t.ID,
-						Reason: "policy evaluation failed: " + err.Error(), Before: string(c.Status), After: string(c.Status), Connection: &conn})
+					actions = append(actions, leavePendingAction(c, t.ID, "", "policy evaluation failed: "+err.Error()))
 				} else {
 					notes = append(notes, fmt.Sprintf("connection %s: policy evaluation failed: %v", c.ID, err))
 					approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
@@ -268,29 +297,25 @@ func decideConnections(s State, p Policy) (actions []Action, approved []approved
 			}
 			switch {
 			case c.Status == core.StatusPending && d.Action == policy.ActionApprove:
-				actions = append(actions, Action{Kind: KindApprove, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
-					Description: d.Description, Before: string(c.Status), After: string(core.StatusApproved), Connection: &conn})
+				actions = append(actions, approveAction(c, t.ID, d))
 				approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
 			case c.Status == core.StatusPending && d.Action == policy.ActionReject:
-				actions = append(actions, Action{Kind: KindReject, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
-					Description: d.Description, Before: string(c.Status), After: string(core.StatusRejected), Connection: &conn})
+				actions = append(actions, rejectAction(c, t.ID, d))
 			case c.Status == core.StatusPending:
-				actions = append(actions, Action{Kind: KindLeavePending, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
-					Before: string(c.Status), After: string(c.Status), Connection: &conn})
+				actions = append(actions, leavePendingAction(c, t.ID, d.Rule, d.Reason))
 			case d.Revoke && d.Action == policy.ActionReject: // Approved, explicitly revoked
 				if g, guarded := guardRevoke(t, c, d.Rule, revoked); guarded {
 					actions = append(actions, g)
 					approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
 					continue
 				}
-				actions = append(actions, Action{Kind: KindReject, Resource: c.ID, Target: t.ID, Rule: d.Rule, Reason: d.Reason,
-					Description: d.Description, Revoke: true, Before: string(c.Status), After: string(core.StatusRejected), Connection: &conn})
+				actions = append(actions, rejectAction(c, t.ID, d))
 			default: // Approved stays approved
 				approved = appendApproved(approved, seen, c.PrivateEndpointID, t.ID)
 			}
 		}
 	}
-	return actions, approved, notes
+	return actions, approved, notes, decided
 }
 
 // requesterOf returns the job's actor as the requester of connection c on
@@ -337,16 +362,21 @@ const PeerFanOut = 8
 // and reads no clock: the same state and policy always give the same plan.
 // (It is not named Plan because the type is.)
 func ComputePlan(s State, p Policy) Plan {
+	pl, _ := computePlan(s, p)
+	return pl
+}
+
+func computePlan(s State, p Policy) (Plan, []ConnectionDecision) {
 	pl := Plan{JobID: s.Job.ID, Subject: s.Job.Subject, SubjectID: s.Job.SubjectID, Mode: p.Mode()}
 	pl.Notes = append(pl.Notes, s.Notes...)
 	if s.SubjectGone && s.Job.Subject != jobs.SubjectVNet {
 		pl.Notes = append(pl.Notes, fmt.Sprintf("%s %s does not exist: nothing to do", s.Job.Subject, s.Job.SubjectID))
 		(&planner{s: s, p: p, plan: &pl}).unreachable()
-		return pl
+		return pl, nil
 	}
 	b := &planner{s: s, p: p, plan: &pl, planned: map[string]bool{}}
 
-	conns, approved, notes := decideConnections(s, p)
+	conns, approved, notes, decided := decideConnectionsWhy(s, p)
 	pl.Actions = append(pl.Actions, conns...)
 	pl.Notes = append(pl.Notes, notes...)
 
@@ -409,23 +439,21 @@ func ComputePlan(s State, p Policy) Plan {
 	for _, tid := range s.FollowUpTargets {
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectTarget, tid, "followup:"+window.Format(time.RFC3339)),
 			Kind: jobs.KindReconcile, Subject: jobs.SubjectTarget, TargetID: tid, Attempt: 1,
-			CorrelationID: s.Job.CorrelationID, Reason: fmt.Sprintf("follow-up of %s job %s", s.Job.Subject, s.Job.ID),
+			CorrelationID: s.Job.CorrelationID, Trigger: jobs.TriggerFollowUp, Reason: fmt.Sprintf("follow-up of %s job %s", s.Job.Subject, s.Job.ID),
 			NotBefore: window.Add(FollowUpWindow), Created: s.Now}
-		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: tid, Target: tid,
-			Reason: "endpoints of this target may need their VNet links restored", Job: &j})
+		pl.Actions = append(pl.Actions, enqueueAction(j, "endpoints of this target may need their VNet links restored"))
 	}
 	for _, vid := range s.FanOutVNets {
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectVNet, vid, "fanout:"+window.Format(time.RFC3339)),
 			Kind: jobs.KindReconcile, Subject: jobs.SubjectVNet, TargetID: vid, Attempt: 1,
-			CorrelationID: s.Job.CorrelationID, Reason: fmt.Sprintf("peer of %s, fanned out by %s job %s", core.NameOf(s.Job.SubjectID), s.Job.Subject, s.Job.ID),
+			CorrelationID: s.Job.CorrelationID, Trigger: jobs.TriggerFanOut, Reason: fmt.Sprintf("peer of %s, fanned out by %s job %s", core.NameOf(s.Job.SubjectID), s.Job.Subject, s.Job.ID),
 			Created: s.Now}
-		pl.Actions = append(pl.Actions, Action{Kind: KindEnqueue, Resource: vid, Target: vid,
-			Reason: "peer of " + core.NameOf(s.Job.SubjectID) + ", which has too many peers to read in one job: reconciled in its own job", Job: &j})
+		pl.Actions = append(pl.Actions, enqueueAction(j, "peer of "+core.NameOf(s.Job.SubjectID)+", which has too many peers to read in one job: reconciled in its own job"))
 	}
 	b.unreachable()
 	b.publicAccess()
 	b.scheduleVerify()
-	return pl
+	return pl, decided
 }
 
 type planner struct {
@@ -512,9 +540,8 @@ func (b *planner) zoneGroup(ae approvedEndpoint) {
 	if len(ep.ZoneGroups) > 0 {
 		before = "zones: " + strings.Join(zoneNames(have), ",")
 	}
-	b.plan.Actions = append(b.plan.Actions, Action{Kind: KindAddZoneGroup, Resource: ep.ID, Target: ae.targetID,
-		Rule: RuleZoneGroup, Reason: "approved endpoint lacks a zone group for " + strings.Join(zoneNames(missing), ", "),
-		Before: before, After: "zones: " + strings.Join(zoneNames(zoneIDs), ","), ZoneGroup: &spec})
+	b.plan.Actions = append(b.plan.Actions, addZoneGroupAction(spec, ae.targetID, RuleZoneGroup,
+		"approved endpoint lacks a zone group for "+strings.Join(zoneNames(missing), ", "), before))
 	b.addVerify(jobs.SubjectEndpoint, ep.ID)
 }
 
@@ -582,17 +609,12 @@ func (b *planner) links(vnetID string, why linkWhy) {
 			// Linked already (any owner counts). Only a link the autopilot
 			// owns is brought in line with the rule's settings.
 			if l.Managed() && d != nil && d.Link && !forced && linkDiffers(l, spec) {
-				old := l
-				spec.Update = true
-				b.plan.Actions = append(b.plan.Actions, Action{Kind: KindUpdateLink, Resource: v.ID, Target: why.targetID, Zone: z.ID,
-					Rule: rule, Reason: reason, Before: linkState(l.RegistrationEnabled, l.ResolutionPolicy),
-					After: linkState(spec.RegistrationEnabled, spec.ResolutionPolicy), Link: &spec, OldLink: &old})
+				b.plan.Actions = append(b.plan.Actions, updateLinkAction(spec, l, why.targetID, rule, reason))
 				b.addVerifyFor(why, v.ID)
 			}
 			continue
 		}
-		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindCreateLink, Resource: v.ID, Target: why.targetID, Zone: z.ID,
-			Rule: rule, Reason: reason, Before: "unlinked", After: "linked", Link: &spec})
+		b.plan.Actions = append(b.plan.Actions, createLinkAction(spec, why.targetID, rule, reason))
 		b.addVerifyFor(why, v.ID)
 	}
 }
@@ -611,9 +633,7 @@ func (b *planner) removeOwnLinks(vnetID string) {
 				b.plan.Notes = append(b.plan.Notes, fmt.Sprintf("link %s of deleted VNet is not owned by the autopilot: left alone", l.ID))
 				continue
 			}
-			old := l
-			b.plan.Actions = append(b.plan.Actions, Action{Kind: KindRemoveLink, Resource: l.ID, Zone: z.ID, Rule: RuleRemoveOwnLinks,
-				Reason: "VNet " + core.NameOf(vnetID) + " was deleted", Before: "linked", After: "removed", OldLink: &old})
+			b.plan.Actions = append(b.plan.Actions, removeLinkAction(l, z.ID, RuleRemoveOwnLinks, "VNet "+core.NameOf(vnetID)+" was deleted"))
 		}
 	}
 }
@@ -677,9 +697,8 @@ func (b *planner) scheduleVerify() {
 		seen[k] = true
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindVerify, v.subject, v.id, "verify:"+window.Format(time.RFC3339Nano)),
 			Kind: jobs.KindVerify, Subject: v.subject, TargetID: v.id, Attempt: 1, CorrelationID: b.s.Job.CorrelationID,
-			Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: window.Add(size + delay), Created: b.s.Now}
-		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindScheduleVerify, Resource: v.id, Rule: RuleVerify,
-			Reason: why, Job: &j})
+			Trigger: jobs.TriggerVerify, Reason: "verify after reconcile job " + b.s.Job.ID, NotBefore: window.Add(size + delay), Created: b.s.Now}
+		b.plan.Actions = append(b.plan.Actions, scheduleVerifyAction(j, why))
 	}
 }
 

@@ -49,7 +49,8 @@ func summary(pl Plan) []string {
 			line += " revoke"
 		}
 		if a.Kind == KindScheduleVerify {
-			line += fmt.Sprintf(" %s after=%s", a.Job.Subject, a.Job.NotBefore.Sub(t0))
+			j, _ := a.Job()
+			line += fmt.Sprintf(" %s after=%s", j.Subject, j.NotBefore.Sub(t0))
 		}
 		out = append(out, line)
 	}
@@ -301,14 +302,15 @@ func TestComputePlanDetails(t *testing.T) {
 		t.Errorf("approve description = %q, want the rule's %q", got, want)
 	}
 	want := core.LinkSpec{ZoneID: zoneID, VNetID: spokeVNet, Name: LinkName(spokeVNet)}
-	if diff := cmp.Diff(*link.Link, want); diff != "" {
+	spec, _ := link.Link()
+	if diff := cmp.Diff(spec, want); diff != "" {
 		t.Errorf("link spec (-got +want):\n%s", diff)
 	}
-	if !strings.HasPrefix(link.Link.Name, "autopilot-spoke1-") || len(link.Link.Name) > 80 {
-		t.Errorf("link name %q, want autopilot-spoke1-<hash> within 80 chars", link.Link.Name)
+	if !strings.HasPrefix(spec.Name, "autopilot-spoke1-") || len(spec.Name) > 80 {
+		t.Errorf("link name %q, want autopilot-spoke1-<hash> within 80 chars", spec.Name)
 	}
-	if got := LinkName(strings.ToUpper(spokeVNet)); !strings.EqualFold(got, link.Link.Name) {
-		t.Errorf("LinkName depends on ID casing: %q vs %q", got, link.Link.Name)
+	if got := LinkName(strings.ToUpper(spokeVNet)); !strings.EqualFold(got, spec.Name) {
+		t.Errorf("LinkName depends on ID casing: %q vs %q", got, spec.Name)
 	}
 	if got := len(pl.Changes()); got != 4 {
 		t.Errorf("Changes() = %d, want 4 (approve, zone group, 2 links)", got)
@@ -333,7 +335,7 @@ func TestZoneGroupKeepsExistingZones(t *testing.T) {
 	for _, a := range pl.Actions {
 		if a.Kind == KindAddZoneGroup {
 			want := core.ZoneGroupSpec{EndpointID: pe1ID, Name: "corp", ZoneIDs: []string{other, zoneID}}
-			if diff := cmp.Diff(*a.ZoneGroup, want); diff != "" {
+			if diff := cmp.Diff(mustZoneGroup(t, a), want); diff != "" {
 				t.Errorf("zone group spec (-got +want):\n%s", diff)
 			}
 			return
@@ -347,7 +349,8 @@ func verifyJobs(pl Plan) map[string]jobs.Job {
 	out := map[string]jobs.Job{}
 	for _, a := range pl.Actions {
 		if a.Kind == KindScheduleVerify {
-			out[string(a.Job.Subject)+" "+core.NameOf(a.Job.TargetID)] = *a.Job
+			j, _ := a.Job()
+			out[string(j.Subject)+" "+core.NameOf(j.TargetID)] = j
 		}
 	}
 	return out
@@ -402,4 +405,13 @@ func TestShortVerifyDelayIsNotStretchedToTheWindow(t *testing.T) {
 			t.Errorf("verification of %s due %v, want %v: the end of the 1s window plus the 1s delay", k, j.NotBefore, due)
 		}
 	}
+}
+
+func mustZoneGroup(t *testing.T, a Action) core.ZoneGroupSpec {
+	t.Helper()
+	g, ok := a.ZoneGroup()
+	if !ok {
+		t.Fatalf("%s action on %s carries no zone group", a.Kind, a.Resource)
+	}
+	return g
 }

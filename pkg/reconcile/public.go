@@ -65,15 +65,12 @@ func guardRevoke(t core.Target, c core.Connection, rule string, revoked map[stri
 		revoked[k]++
 		return Action{}, false
 	}
-	conn := c
 	if rule == "" {
 		rule = "(default)"
 	}
-	return Action{Kind: KindGuard, Resource: c.ID, Target: t.ID, Rule: rule,
-		Reason: fmt.Sprintf("rule %q would revoke %s, the last approved private endpoint connection of %s, whose public network access is Disabled: "+
-			"nothing could reach it any more, so the connection stays approved. Approve another endpoint first, or enable public access, then revoke by hand",
-			rule, c.Name, t.Name),
-		Before: string(c.Status), After: string(c.Status), Connection: &conn}, true
+	return guardAction(c, t.ID, rule, fmt.Sprintf("rule %q would revoke %s, the last approved private endpoint connection of %s, whose public network access is Disabled: "+
+		"nothing could reach it any more, so the connection stays approved. Approve another endpoint first, or enable public access, then revoke by hand",
+		rule, c.Name, t.Name)), true
 }
 
 // unreachable reports the governed targets of the state whose public access
@@ -99,8 +96,7 @@ func (b *planner) unreachable() {
 		if n > 0 {
 			continue
 		}
-		b.plan.Actions = append(b.plan.Actions, Action{Kind: KindUnreachable, Resource: t.ID, Target: t.ID, Rule: RuleLastPrivatePath,
-			Reason: UnreachableReason(t), Before: "public access Disabled", After: "no approved private endpoint"})
+		b.plan.Actions = append(b.plan.Actions, unreachableAction(t))
 	}
 }
 
@@ -149,7 +145,8 @@ func briefError(err error) string {
 // one and public access is Disabled. Unreadable targets do not block it
 // (the write itself will then fail or find the connection gone).
 func (r *Reconciler) guardAtApply(ctx context.Context, a Action) (ActionResult, bool) {
-	if a.Kind != KindReject || !a.Revoke || a.Connection == nil || a.Target == "" {
+	conn, ok := a.Connection()
+	if a.Kind != KindReject || !a.Revoke || !ok || a.Target == "" {
 		return ActionResult{}, false
 	}
 	t, err := r.readTarget(ctx, a.Target)
@@ -157,7 +154,7 @@ func (r *Reconciler) guardAtApply(ctx context.Context, a Action) (ActionResult, 
 		return ActionResult{}, false
 	}
 	for _, c := range t.Connections {
-		if core.SameID(c.ID, a.Connection.ID) && c.Status == core.StatusApproved {
+		if core.SameID(c.ID, conn.ID) && c.Status == core.StatusApproved {
 			return ActionResult{Action: a, Result: outcome.ResultSkipped,
 				Error: "not revoked: read again, " + c.Name + " is the last approved connection of " + t.Name + ", whose public network access is Disabled"}, true
 		}

@@ -41,10 +41,11 @@ func TestRevocationKeepsLastPrivatePath(t *testing.T) {
 	tg = f.targets[core.IDKey(wsID)]
 	tg.Connections[1].Status = core.StatusRejected
 	f.targets[core.IDKey(wsID)] = tg
-	res, _, _, err := g.r.apply(context.Background(), "job-1", pl, t0)
+	done, err := g.r.apply(context.Background(), "job-1", pl, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	res := done.results
 	for _, w := range f.writes {
 		if strings.Contains(w, "pe1.c1") {
 			t.Errorf("the last approved connection was revoked: %s", w)

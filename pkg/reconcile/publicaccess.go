@@ -61,24 +61,18 @@ func (b *planner) publicAccess() {
 		case changing:
 			b.plan.Notes = append(b.plan.Notes, fmt.Sprintf("public network access of %s stays Enabled while its connections change: the verification after this job decides", t.Name))
 		case !b.s.Job.PrivateVerified && mode == policy.PublicAccessDisableAfterVerification:
-			b.plan.Actions = append(b.plan.Actions, Action{Kind: KindPublicAccessOpen, Resource: t.ID, Target: t.ID, Rule: RulePublicNetworkAccess,
-				Reason: fmt.Sprintf("public network access of %s is Enabled; policy publicNetworkAccess is disableAfterVerification: "+
-					"a verification of its private access is scheduled and public access is disabled only once it passes", t.Name),
-				Before: core.PublicAccessEnabled, After: core.PublicAccessEnabled})
+			b.plan.Actions = append(b.plan.Actions, publicAccessOpenAction(t, fmt.Sprintf("public network access of %s is Enabled; policy publicNetworkAccess is disableAfterVerification: "+
+				"a verification of its private access is scheduled and public access is disabled only once it passes", t.Name)))
 			b.addVerify(jobs.SubjectTarget, t.ID)
 		case !b.s.Job.PrivateVerified:
 			// audit: reported only once a verification found private access working
 		case mode == policy.PublicAccessAudit:
-			b.plan.Actions = append(b.plan.Actions, Action{Kind: KindPublicAccessOpen, Resource: t.ID, Target: t.ID, Rule: RulePublicNetworkAccess,
-				Reason: fmt.Sprintf("public network access of %s is Enabled while its private access is verified; policy publicNetworkAccess is audit: "+
-					"left Enabled (set disableAfterVerification to close it)", t.Name),
-				Before: core.PublicAccessEnabled, After: core.PublicAccessEnabled})
+			b.plan.Actions = append(b.plan.Actions, publicAccessOpenAction(t, fmt.Sprintf("public network access of %s is Enabled while its private access is verified; policy publicNetworkAccess is audit: "+
+				"left Enabled (set disableAfterVerification to close it)", t.Name)))
 		default:
-			b.plan.Actions = append(b.plan.Actions, Action{Kind: KindDisablePublicAccess, Resource: t.ID, Target: t.ID, Rule: RulePublicNetworkAccess,
-				Reason: fmt.Sprintf("private access to %s is verified (every VNet that must reach it resolves it privately and /metadata answers through its endpoint); "+
-					"policy publicNetworkAccess is disableAfterVerification: disable public network access, then verify after %s that the public path is refused (403)",
-					t.Name, b.p.Verification().Delay),
-				Before: core.PublicAccessEnabled, After: core.PublicAccessDisabled})
+			b.plan.Actions = append(b.plan.Actions, disablePublicAccessAction(t, RulePublicNetworkAccess, fmt.Sprintf("private access to %s is verified (every VNet that must reach it resolves it privately and /metadata answers through its endpoint); "+
+				"policy publicNetworkAccess is disableAfterVerification: disable public network access, then verify after %s that the public path is refused (403)",
+				t.Name, b.p.Verification().Delay)))
 		}
 	}
 }
@@ -87,8 +81,8 @@ func (b *planner) publicAccess() {
 // target again and sets its public network access to Disabled only when
 // the target still has an approved private endpoint connection (it never
 // closes the last door).
-func (r *Reconciler) disablePublicAccess(ctx context.Context, a Action) (ActionResult, error) {
-	t, err := r.readTarget(ctx, a.Target)
+func (r *Reconciler) disablePublicAccess(ctx context.Context, a Action, p publicAccessWrite) (ActionResult, error) {
+	t, err := r.readTarget(ctx, p.targetID)
 	switch {
 	case err != nil && core.IsNotFound(err):
 		return ActionResult{Action: a, Result: outcome.ResultSkipped, Error: err.Error()}, nil

@@ -90,10 +90,11 @@ func TestDisablePublicAccessOnlyAfterVerification(t *testing.T) {
 	}
 	found := false
 	for _, a := range after.Plan.Actions {
-		if a.Kind == KindScheduleVerify && a.Job != nil && a.Job.Subject == jobs.SubjectTarget && core.SameID(a.Job.TargetID, wsID) &&
+		j, ok := a.Job()
+		if a.Kind == KindScheduleVerify && ok && j.Subject == jobs.SubjectTarget && core.SameID(j.TargetID, wsID) &&
 			// after the propagation delay, at the end of the window of
 			// changes (scheduleVerify)
-			!a.Job.NotBefore.Before(t0.Add(5*time.Minute)) && !a.Job.NotBefore.After(t0.Add(5*time.Minute+FollowUpWindow)) {
+			!j.NotBefore.Before(t0.Add(5*time.Minute)) && !j.NotBefore.After(t0.Add(5*time.Minute+FollowUpWindow)) {
 			found = true
 		}
 	}
@@ -173,10 +174,11 @@ func TestDisablePublicAccessNeverClosesTheOnlyDoor(t *testing.T) {
 	tg := f.targets[core.IDKey(wsID)]
 	tg.Connections[0].Status = core.StatusRejected
 	f.targets[core.IDKey(wsID)] = tg
-	res, _, _, err := g.r.apply(context.Background(), "job-1", pl, t0)
+	done, err := g.r.apply(context.Background(), "job-1", pl, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	res := done.results
 	if got := f.targets[core.IDKey(wsID)].PublicNetworkAccess; got != core.PublicAccessEnabled {
 		t.Fatalf("public access of a target without any approved connection set to %q", got)
 	}

@@ -241,7 +241,7 @@ func TestHandlePeeringEventFollowsUpGovernedTargets(t *testing.T) {
 	f := approvedWorld()
 	g := newRig(t, f, nil)
 	job := reconcileJob(jobs.SubjectVNet, hubVNet)
-	job.Reason = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write"
+	job.Trigger, job.Reason = jobs.TriggerPeering, "a peering of the hub changed" // the trigger decides, not the note
 	res, err := g.r.Handle(context.Background(), job)
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +258,31 @@ func TestHandlePeeringEventFollowsUpGovernedTargets(t *testing.T) {
 	}
 	if n := len(f.links[core.IDKey(zoneID)]); n != 2 {
 		t.Errorf("links after follow-up = %d, want 2 (spoke1 and hub)", n)
+	}
+}
+
+// Only a job triggered by a peering asks the governed targets to follow up:
+// a VNet write whose human note happens to name a peering does not (the
+// note is for people; the trigger, set by the classifier, decides).
+func TestOnlyPeeringTriggerFollowsUp(t *testing.T) {
+	f := approvedWorld()
+	g := newRig(t, f, nil)
+	job := reconcileJob(jobs.SubjectVNet, hubVNet)
+	job.Trigger, job.Reason = jobs.TriggerVNet, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write (quoted in a note)"
+	if _, err := g.r.Handle(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range g.jobs.sent {
+		if j.Kind == jobs.KindReconcile {
+			t.Errorf("a VNet write sent reconcile job %+v: only peering jobs follow up targets", j)
+		}
+	}
+	if a, b := CoalesceKey(job), CoalesceKey(reconcileJob(jobs.SubjectVNet, hubVNet)); a != b {
+		t.Errorf("coalesce keys of two VNet writes differ by their note: %q vs %q", a, b)
+	}
+	job.Trigger = jobs.TriggerPeering
+	if CoalesceKey(job) == CoalesceKey(reconcileJob(jobs.SubjectVNet, hubVNet)) {
+		t.Error("a peering job shares its coalesce key with a VNet write: the write's run would cover the peering's follow-ups")
 	}
 }
 

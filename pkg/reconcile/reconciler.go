@@ -110,11 +110,65 @@ type Result struct {
 
 // Plan gathers and plans a job without applying anything (dry run).
 func (r *Reconciler) Plan(ctx context.Context, job jobs.Job) (Plan, int, error) {
-	st, reads, err := gather(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now(), r.cfg.Parallel)
-	if err != nil {
-		return Plan{}, reads, err
+	dr, err := dryRun(ctx, r.cfg.Reader, r.cfg.Policy, job, r.cfg.Now(), r.cfg.Parallel, "")
+	return dr.Plan, dr.Reads, err
+}
+
+// DryRun is one reconcile job gathered and planned by the reconciler's own
+// code, nothing applied: what `handler policy explain`, /api/evaluate and
+// Reconciler.Plan show.
+type DryRun struct {
+	// State is what the job read; Plan what it would do.
+	State State
+	Plan  Plan
+	// Decisions are the connection decisions the plan was made from, in
+	// order (Pending and Approved connections of governed targets).
+	Decisions []ConnectionDecision
+	// Reads counts the ARM reads made.
+	Reads int
+}
+
+// Decision returns the plan's decision of connection id, if it made one.
+func (d DryRun) Decision(connectionID string) (ConnectionDecision, bool) {
+	for _, cd := range d.Decisions {
+		if core.SameID(cd.Input.Connection.ID, connectionID) {
+			return cd, true
+		}
 	}
-	return ComputePlan(st, r.cfg.Policy), reads, nil
+	return ConnectionDecision{}, false
+}
+
+// Replan returns the plan of the same gathered state had the job been
+// sent by a passing verification of the target (jobs.Job.PrivateVerified):
+// what the reconciler does once private access is verified. It reads
+// nothing.
+func (d DryRun) Replan(p Policy) Plan {
+	s := d.State
+	s.Job.PrivateVerified, s.Job.Trigger = true, jobs.TriggerVerified
+	return ComputePlan(s, p)
+}
+
+// DryRunJob gathers job through r and plans it with p as Handle would,
+// applying nothing and sending nothing.
+func DryRunJob(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time.Time) (DryRun, error) {
+	return dryRun(ctx, r, p, job, now, nil, "")
+}
+
+// DryRunConnection is DryRunJob for the target job of one connection,
+// restricted to that connection (its endpoint's connections to the target),
+// as the endpoint's own job decides it: the other connections of the
+// target are neither read nor decided.
+func DryRunConnection(ctx context.Context, r core.Reader, p Policy, job jobs.Job, connectionID string, now time.Time) (DryRun, error) {
+	return dryRun(ctx, r, p, job, now, nil, connectionID)
+}
+
+func dryRun(ctx context.Context, r core.Reader, p Policy, job jobs.Job, now time.Time, parallel func(fs ...func()), onlyConnection string) (DryRun, error) {
+	st, reads, err := gatherOnly(ctx, r, p, job, now, parallel, onlyConnection)
+	if err != nil {
+		return DryRun{State: st, Reads: reads}, err
+	}
+	pl, decided := computePlan(st, p)
+	return DryRun{State: st, Plan: pl, Decisions: decided, Reads: reads}, nil
 }
 
 // Handle runs one reconcile job: gather, plan, apply (enforce mode only),
@@ -149,9 +203,10 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 			res.Applied = append(res.Applied, ActionResult{Action: a, Result: result})
 		}
 	} else {
-		var rereads int
-		res.Applied, res.Writes, rereads, applyErr = r.apply(ctx, job.ID, res.Plan, st.Now)
-		res.Reads += rereads
+		var done applied
+		done, applyErr = r.apply(ctx, job.ID, res.Plan, st.Now)
+		res.Applied, res.Writes = done.results, done.writes
+		res.Reads += done.reads
 	}
 	r.record(ctx, job, st, res, log)
 	if st.SubjectGone && job.Subject != jobs.SubjectVNet {
@@ -163,10 +218,19 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 	return res, applyErr
 }
 
+// applied is what apply did: the result of every action, and the ARM
+// writes and reads it made.
+type applied struct {
+	results []ActionResult
+	writes  int
+	reads   int
+}
+
 // apply performs the plan's changes in order, then sends its follow-ups
 // when every change succeeded (a failed job is retried and replans).
 // Independent changes go on after a failure so one refusal does not block
-// the others.
+// the others. It switches on each action's payload (changes.go): a change
+// built without its constructor is refused, never half-applied.
 //
 // Approvals are sent from the gathered connection state without reading the
 // connection again. When the gathered state of a target is older than
@@ -178,63 +242,53 @@ func (r *Reconciler) Handle(ctx context.Context, job jobs.Job) (Result, error) {
 // Two jobs of this process never send the same change at once, and a change
 // written by one job after another gathered is not written again by the
 // other (reported unchanged, no call): see expectations.
-func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered time.Time) ([]ActionResult, int, int, error) {
-	var out []ActionResult
+func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered time.Time) (applied, error) {
+	var out applied
 	var errs []error
-	writes, reads := 0, 0
 	readAt := map[string]time.Time{}             // target key -> last read
 	status := map[string]core.ConnectionStatus{} // connection key -> refreshed status
 	for _, a := range pl.Actions {
 		if !a.Kind.IsChange() {
 			continue
 		}
-		if a.Kind == KindReject && a.Revoke {
-			reads++
-			if ar, guarded := r.guardAtApply(ctx, a); guarded {
-				out = append(out, ar)
-				continue
-			}
-		}
-		if a.Kind == KindDisablePublicAccess {
-			reads++
-			ar, err := r.disablePublicAccess(ctx, a)
+		switch p := a.change.(type) {
+		case publicAccessWrite:
+			out.reads++
+			ar, err := r.disablePublicAccess(ctx, a, p)
 			if err != nil {
 				errs = append(errs, err)
 			}
 			if ar.Result == outcome.ResultApplied || ar.Result == outcome.ResultInProgress {
-				writes++
+				out.writes++
 			}
-			out = append(out, ar)
+			out.results = append(out.results, ar)
 			continue
-		}
-		if a.Kind == KindApprove && a.Connection != nil && r.cfg.StaleAfter >= 0 {
-			tk := core.IDKey(a.Target)
-			at, ok := readAt[tk]
-			if !ok {
-				at = gathered
-			}
-			if now := r.cfg.Now(); now.Sub(at) > r.staleAfter() {
-				reads++
-				if t, err := r.readTarget(ctx, a.Target); err == nil {
-					readAt[tk] = now
-					for _, c := range t.Connections {
-						status[core.IDKey(c.ID)] = c.Status
-					}
+		case connectionWrite:
+			if p.to == core.StatusRejected && a.Revoke {
+				out.reads++
+				if ar, guarded := r.guardAtApply(ctx, a); guarded {
+					out.results = append(out.results, ar)
+					continue
 				}
 			}
-			if st, ok := status[core.IDKey(a.Connection.ID)]; ok && st != core.StatusPending {
-				ar := ActionResult{Action: a, Result: outcome.ResultUnchanged}
-				if st != core.StatusApproved {
-					ar.Result, ar.Error = outcome.ResultSkipped, "connection is "+string(st)+" now: not approved"
+			if p.to == core.StatusApproved && r.cfg.StaleAfter >= 0 {
+				if ar, done := r.approvedMeanwhile(ctx, a, p, gathered, readAt, status, &out.reads); done {
+					out.results = append(out.results, ar)
+					continue
 				}
-				out = append(out, ar)
-				continue
 			}
+		case linkWrite, linkRemoval, zoneGroupWrite:
+		default:
+			err := &core.Error{Class: core.Fatal, Op: "apply " + string(a.Kind), ResourceID: a.Resource,
+				Err: fmt.Errorf("the action carries no %s change (not built by its constructor): refused", a.Kind)}
+			out.results = append(out.results, ActionResult{Action: a, Result: outcome.ResultFailed, Error: err.Error()})
+			errs = append(errs, err)
+			continue
 		}
 		key := changeKey(a)
 		if key != "" && r.cfg.ExpectTTL >= 0 {
 			if why := r.expect.claim(key, jobID, gathered); why != "" {
-				out = append(out, ActionResult{Action: a, Result: outcome.ResultUnchanged, Error: why})
+				out.results = append(out.results, ActionResult{Action: a, Result: outcome.ResultUnchanged, Error: why})
 				continue
 			}
 		}
@@ -255,34 +309,70 @@ func (r *Reconciler) apply(ctx context.Context, jobID string, pl Plan, gathered 
 			errs = append(errs, err)
 		case wr.InProgress:
 			ar.Result = outcome.ResultInProgress
-			writes++
+			out.writes++
 		case wr.Changed:
 			ar.Result = outcome.ResultApplied
-			writes++
+			out.writes++
 		default:
 			ar.Result = outcome.ResultUnchanged
 		}
-		out = append(out, ar)
+		out.results = append(out.results, ar)
 	}
 	for _, a := range pl.Actions {
-		switch a.Kind {
-		case KindLeavePending, KindDNSFinding, KindGuard, KindUnreachable, KindPublicAccessOpen:
-			out = append(out, ActionResult{Action: a, Result: outcome.ResultObserved})
-		case KindScheduleVerify, KindEnqueue:
+		switch {
+		case a.Kind.IsObservation():
+			out.results = append(out.results, ActionResult{Action: a, Result: outcome.ResultObserved})
+		case a.Kind == KindScheduleVerify || a.Kind == KindEnqueue:
 			if len(errs) > 0 {
-				out = append(out, ActionResult{Action: a, Result: outcome.ResultSkipped, Error: "not sent: an earlier change failed"})
+				out.results = append(out.results, ActionResult{Action: a, Result: outcome.ResultSkipped, Error: "not sent: an earlier change failed"})
 				continue
 			}
 			ar := ActionResult{Action: a, Result: outcome.ResultApplied}
-			if err := r.cfg.Jobs.Send(ctx, *a.Job); err != nil {
+			j, ok := a.Job()
+			if !ok {
+				err := &core.Error{Class: core.Fatal, Op: "send " + string(a.Kind), ResourceID: a.Resource,
+					Err: fmt.Errorf("the action carries no job (not built by its constructor): refused")}
 				ar.Result, ar.Error = outcome.ResultFailed, err.Error()
-				errs = append(errs, &core.Error{Class: core.Retryable, Op: "send " + string(a.Job.Kind) + " job",
+				errs = append(errs, err)
+			} else if err := r.cfg.Jobs.Send(ctx, j); err != nil {
+				ar.Result, ar.Error = outcome.ResultFailed, err.Error()
+				errs = append(errs, &core.Error{Class: core.Retryable, Op: "send " + string(j.Kind) + " job",
 					ResourceID: a.Resource, Err: err})
 			}
-			out = append(out, ar)
+			out.results = append(out.results, ar)
 		}
 	}
-	return out, writes, reads, joinClassified(errs)
+	return out, joinClassified(errs)
+}
+
+// approvedMeanwhile reads the target of an approval again when its
+// gathered state is older than StaleAfter, and reports (done) the approval
+// as unchanged or skipped when the connection is no longer pending.
+func (r *Reconciler) approvedMeanwhile(ctx context.Context, a Action, p connectionWrite, gathered time.Time,
+	readAt map[string]time.Time, status map[string]core.ConnectionStatus, reads *int) (ActionResult, bool) {
+	tk := core.IDKey(a.Target)
+	at, ok := readAt[tk]
+	if !ok {
+		at = gathered
+	}
+	if now := r.cfg.Now(); now.Sub(at) > r.staleAfter() {
+		*reads++
+		if t, err := r.readTarget(ctx, a.Target); err == nil {
+			readAt[tk] = now
+			for _, c := range t.Connections {
+				status[core.IDKey(c.ID)] = c.Status
+			}
+		}
+	}
+	st, ok := status[core.IDKey(p.conn.ID)]
+	if !ok || st == core.StatusPending {
+		return ActionResult{}, false
+	}
+	ar := ActionResult{Action: a, Result: outcome.ResultUnchanged}
+	if st != core.StatusApproved {
+		ar.Result, ar.Error = outcome.ResultSkipped, "connection is "+string(st)+" now: not approved"
+	}
+	return ar, true
 }
 
 func (r *Reconciler) expectTTL() time.Duration {
@@ -308,21 +398,20 @@ func (r *Reconciler) readTarget(ctx context.Context, id string) (core.Target, er
 	return r.cfg.Reader.GetTarget(ctx, id)
 }
 
+// write sends one change to ARM, as its payload says.
 func (r *Reconciler) write(ctx context.Context, a Action) (core.WriteResult, error) {
 	w := r.cfg.Writer
-	switch a.Kind {
-	case KindApprove:
-		return w.SetConnectionStatus(ctx, *a.Connection, core.StatusApproved, a.Description)
-	case KindReject:
-		return w.SetConnectionStatus(ctx, *a.Connection, core.StatusRejected, a.Description)
-	case KindCreateLink, KindUpdateLink:
-		return w.EnsureVNetLink(ctx, *a.Link)
-	case KindRemoveLink:
-		return w.DeleteVNetLink(ctx, *a.OldLink)
-	case KindAddZoneGroup:
-		return w.EnsureZoneGroup(ctx, *a.ZoneGroup)
+	switch p := a.change.(type) {
+	case connectionWrite:
+		return w.SetConnectionStatus(ctx, p.conn, p.to, a.Description)
+	case linkWrite:
+		return w.EnsureVNetLink(ctx, p.spec)
+	case linkRemoval:
+		return w.DeleteVNetLink(ctx, p.link)
+	case zoneGroupWrite:
+		return w.EnsureZoneGroup(ctx, p.spec)
 	}
-	return core.WriteResult{}, fmt.Errorf("reconcile: action kind %q is not a change", a.Kind)
+	return core.WriteResult{}, fmt.Errorf("reconcile: action %q carries no change to write", a.Kind)
 }
 
 // joinClassified joins errors keeping a class the caller can act on:

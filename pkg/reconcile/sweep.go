@@ -63,7 +63,7 @@ func (s *Sweeper) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 	}
 	send := func(subject jobs.Subject, id, why string) {
 		j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, subject, id, disc), Kind: jobs.KindReconcile,
-			Subject: subject, TargetID: id, Attempt: 1, CorrelationID: disc, Reason: "sweep: " + why, Created: now}
+			Subject: subject, TargetID: id, Attempt: 1, CorrelationID: disc, Trigger: jobs.TriggerSweep, Reason: "sweep: " + why, Created: now}
 		if err := s.Jobs.Send(ctx, j); err != nil {
 			fail(&core.Error{Class: core.Retryable, Op: "send sweep job", ResourceID: id, Err: err})
 			return
