@@ -17,6 +17,7 @@ import (
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/servicebus"
 	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/pipeline"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/verify"
 	"github.com/rs/zerolog"
@@ -44,8 +45,8 @@ const (
 	envReportsDir      = "AUTOPILOT_REPORTS_DIR"
 	envReportsURL      = "AUTOPILOT_REPORTS_URL"
 	parkedQueueSuffix  = "-failed"
-	defaultReconcileQ  = autopilot.DefaultReconcileQueue
-	defaultVerifyQ     = autopilot.DefaultVerifyQueue
+	defaultReconcileQ  = pipeline.DefaultReconcileQueue
+	defaultVerifyQ     = pipeline.DefaultVerifyQueue
 )
 
 // app holds what the functions share: the assembled autopilot Service with
@@ -323,7 +324,7 @@ func sandboxFromEnv(getenv func(string) string, log zerolog.Logger) (*wiring, *s
 		return nil, nil, fmt.Errorf("configuration: %w", err)
 	}
 	w := &wiring{svc: sa.svc, queues: map[jobs.Kind]hostedQueue{}, now: time.Now}
-	for kind, name := range map[jobs.Kind]string{jobs.KindReconcile: autopilot.DefaultReconcileQueue, jobs.KindVerify: autopilot.DefaultVerifyQueue} {
+	for kind, name := range map[jobs.Kind]string{jobs.KindReconcile: pipeline.DefaultReconcileQueue, jobs.KindVerify: pipeline.DefaultVerifyQueue} {
 		parked := name + parkedQueueSuffix
 		w.queues[kind] = hostedQueue{name: name, parkedName: parked, sender: sa.store.Queue(name), parked: sa.store.Queue(parked)}
 	}
@@ -347,8 +348,8 @@ func (a *app) service(function string) (*wiring, error) {
 // verifierFor returns the constructor of the verification job runner: the
 // production checks over arm, with tune adjusting the Verifier and runner
 // (the sandbox routes DNS and HTTP to its loopback servers).
-func verifierFor(arm core.Reader, pol *policy.Policy, reports verify.ReportStore, tune func(*verify.Verifier, *verify.JobRunner), log zerolog.Logger) func(outcome.Sink) autopilot.VerifyRunner {
-	return func(sink outcome.Sink) autopilot.VerifyRunner {
+func verifierFor(arm core.Reader, pol *policy.Policy, reports verify.ReportStore, tune func(*verify.Verifier, *verify.JobRunner), log zerolog.Logger) func(outcome.Sink) pipeline.VerifyRunner {
+	return func(sink outcome.Sink) pipeline.VerifyRunner {
 		v := &verify.Verifier{Reader: arm, Resolver: pol.Verification().Resolver}
 		r := &verify.JobRunner{Verifier: v, Reader: arm, Policy: pol, Sink: sink, Reports: reports, Log: log}
 		if tune != nil {

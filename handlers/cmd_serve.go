@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/plautopilot/autopilot/pkg/autopilot"
+	"github.com/plautopilot/autopilot/pkg/pipeline"
 	"github.com/rs/zerolog"
 )
 
@@ -102,7 +102,7 @@ func serveApp(ctx context.Context, getenv func(string) string, log zerolog.Logge
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- sa.svc.RunStandalone(wctx, autopilot.StandaloneOptions{Store: sa.store, Workers: sandboxWorkers, Grace: shutdownTimeout})
+		done <- sa.svc.RunStandalone(wctx, pipeline.StandaloneOptions{Store: sa.store, Workers: sandboxWorkers, Grace: shutdownTimeout})
 	}()
 	return a, func() error {
 		cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/pipeline"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/verify"
 	"github.com/rs/zerolog"
@@ -119,7 +120,7 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 		eventSubs = pol.Subscriptions() // the policy's own only
 	}
 	svc, err := autopilot.New(autopilot.Config{
-		Policy: pol, ARM: arm, Reconcile: store.Queue(autopilot.DefaultReconcileQueue), Verify: store.Queue(autopilot.DefaultVerifyQueue),
+		Policy: pol, ARM: arm, Reconcile: store.Queue(pipeline.DefaultReconcileQueue), Verify: store.Queue(pipeline.DefaultVerifyQueue),
 		Sink: outcome.Multi{outcome.NewLogSink(log), files}, Dead: dead, Reports: reports, Log: log,
 		SweepInterval: o.sweep, VerifierFor: verifierFor(arm, pol, reports, tune, log), EventSubscriptions: eventSubs,
 	})

@@ -19,10 +19,10 @@ import (
 
 	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/azure"
-	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/pipeline"
 	plpolicy "github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile"
 )
@@ -180,12 +180,38 @@ func Workers(writeRate float64, meanLatency time.Duration) int {
 	return max(4, int(math.Ceil(8*writeRate*callsPerJob*meanLatency.Seconds())))
 }
 
-// Run generates nothing: it runs o.Load through intake, queue, workers,
-// the sandbox and the sweep, then checks the invariants.
+// Run generates nothing: it runs o.Load through the pipeline as production
+// assembles it (pkg/pipeline: intake, router, coalescing reconciler),
+// worker pool, the sandbox and the sweep, then checks the invariants.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Load == nil {
 		return nil, errors.New("loadtest: no load to run")
 	}
+	o = o.withDefaults()
+	wallStart := time.Now()
+	b, err := newBench(o)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+	if err := b.intake(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.work(ctx); err != nil {
+		return nil, err
+	}
+	b.measure(ctx)
+	if err := b.checkInvariants(ctx); err != nil {
+		return nil, err
+	}
+	b.rerunPlans(ctx)
+	b.summarise(wallStart)
+	return b.rep, nil
+}
+
+// withDefaults fills in the zero options: production's latency, client
+// timeout and queue lock, workers sized by Workers, 5s samples.
+func (o Options) withDefaults() Options {
 	if o.LatencyMin <= 0 && o.LatencyMax <= 0 {
 		o.LatencyMin, o.LatencyMax = 50*time.Millisecond, 150*time.Millisecond
 	}
@@ -204,235 +230,330 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.ClientTimeout <= 0 {
 		o.ClientTimeout = azure.DefaultTryTimeout
 	}
+	return o
+}
+
+// bench is one run: the sandbox, the queue, the client with its limiter
+// and latency, the pipeline and the worker pool, and the report.
+type bench struct {
+	o       Options
+	ld      *Load
+	rep     *Report
+	start   time.Time
+	clock   *SimClock
+	sb      *sandbox.Sandbox
+	before  map[string]json.RawMessage // the unmanaged links at the start
+	store   *embedded.Store
+	rq, vq  *embedded.Queue
+	limiter *Limiter
+	lt      *latencyTransport
+	client  *azure.Client
+	sink    *outcome.MemorySink
+	p       *pipeline.Pipeline
+	r       *runner
+	closers []func()
+
+	statsBefore  sandbox.Stats
+	workWallTook time.Duration
+}
+
+func newBench(o Options) (_ *bench, err error) {
 	ld := o.Load
-	wallStart := time.Now()
-	rep := &Report{Spec: ld.Spec, Workers: o.Workers, Faults: o.FaultRate > 0 || o.KillWorkers > 0 || o.DuplicateDeliveries > 0,
-		GeneratedEvents: ld.Generated, DuplicatedEvents: ld.Duplicated, DroppedEvents: ld.Dropped, Changes: ld.Expected.Changes()}
-
-	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	clock := NewSimClock(start)
-	sbOpts := []sandbox.Option{sandbox.WithClock(clock), sandbox.WithLatency(0), sandbox.WithThrottling(sandbox.Throttling{})}
-	rep.FaultRate = o.FaultRate
-	if o.FaultRate > 0 {
-		sbOpts = append(sbOpts, sandbox.WithRandomFaults(int64(ld.Spec.Seed)+7, FaultProfile(o.FaultRate)...))
-	}
-	sb, err := sandbox.New(ld.Scenario, sbOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("loadtest: sandbox: %w", err)
-	}
-	before := map[string]json.RawMessage{}
-	for id := range ld.Expected.UnmanagedLinks {
-		b, ok := sb.Get(id)
-		if !ok {
-			return nil, fmt.Errorf("loadtest: unmanaged link %s missing from the sandbox", id)
+	b := &bench{o: o, ld: ld, start: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), sink: outcome.NewMemorySink(1 << 22),
+		rep: &Report{Spec: ld.Spec, Workers: o.Workers, Faults: o.FaultRate > 0 || o.KillWorkers > 0 || o.DuplicateDeliveries > 0,
+			GeneratedEvents: ld.Generated, DuplicatedEvents: ld.Duplicated, DroppedEvents: ld.Dropped, Changes: ld.Expected.Changes(),
+			FaultRate: o.FaultRate}}
+	b.clock = NewSimClock(b.start)
+	defer func() {
+		if err != nil {
+			b.close()
 		}
-		before[id] = b
+	}()
+	if err := b.openSandbox(); err != nil {
+		return nil, err
 	}
-	pol, err := plpolicy.Parse("loadtest-policy.yaml", []byte(ld.Policy))
-	if err != nil {
-		return nil, fmt.Errorf("loadtest: policy: %w", err)
+	if err := b.openQueue(); err != nil {
+		return nil, err
 	}
+	if err := b.openClient(); err != nil {
+		return nil, err
+	}
+	return b, b.assemble()
+}
 
-	dir := o.Dir
+func (b *bench) close() {
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		b.closers[i]()
+	}
+}
+
+// openSandbox loads the scenario on the simulated clock, without the
+// sandbox's own latency and throttling (the client's transport and limiter
+// play them), with the random faults of a fault run, and keeps the
+// unmanaged links to check they are left alone.
+func (b *bench) openSandbox() error {
+	sbOpts := []sandbox.Option{sandbox.WithClock(b.clock), sandbox.WithLatency(0), sandbox.WithThrottling(sandbox.Throttling{})}
+	if b.o.FaultRate > 0 {
+		sbOpts = append(sbOpts, sandbox.WithRandomFaults(int64(b.ld.Spec.Seed)+7, FaultProfile(b.o.FaultRate)...))
+	}
+	sb, err := sandbox.New(b.ld.Scenario, sbOpts...)
+	if err != nil {
+		return fmt.Errorf("loadtest: sandbox: %w", err)
+	}
+	b.sb = sb
+	b.before = map[string]json.RawMessage{}
+	for id := range b.ld.Expected.UnmanagedLinks {
+		raw, ok := sb.Get(id)
+		if !ok {
+			return fmt.Errorf("loadtest: unmanaged link %s missing from the sandbox", id)
+		}
+		b.before[id] = raw
+	}
+	return nil
+}
+
+// openQueue opens the embedded queue on the simulated clock.
+func (b *bench) openQueue() error {
+	dir := b.o.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "plautopilot-loadtest-")
 		if err != nil {
-			return nil, fmt.Errorf("loadtest: temp folder: %w", err)
+			return fmt.Errorf("loadtest: temp folder: %w", err)
 		}
-		defer os.RemoveAll(d)
+		b.closers = append(b.closers, func() { os.RemoveAll(d) })
 		dir = d
 	}
-	store, err := embedded.Open(filepath.Join(dir, "queue.db"), embedded.Options{Clock: clock.Queue(), NoSync: true,
-		LockDuration: o.LockDuration, MaxDeliveries: 20, PollInterval: time.Second})
+	store, err := embedded.Open(filepath.Join(dir, "queue.db"), embedded.Options{Clock: b.clock.Queue(), NoSync: true,
+		LockDuration: b.o.LockDuration, MaxDeliveries: 20, PollInterval: time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: open queue: %w", err)
+		return fmt.Errorf("loadtest: open queue: %w", err)
 	}
-	defer store.Close()
-	rq, vq := store.Queue("reconcile"), store.Queue("verify")
+	b.closers = append(b.closers, func() { store.Close() })
+	b.store = store
+	b.rq, b.vq = store.Queue(pipeline.DefaultReconcileQueue), store.Queue(pipeline.DefaultVerifyQueue)
+	return nil
+}
 
-	limiter := NewLimiter(clock)
-	copts := sb.ClientOptions()
-	lt := &latencyTransport{inner: sb.Transport(), clock: clock, min: o.LatencyMin, max: o.LatencyMax,
-		rng: rand.New(rand.NewPCG(ld.Spec.Seed, 0x1a7)), slowRate: o.FaultRate, timeout: o.ClientTimeout}
-	copts.Transport = lt
+// openClient builds the production adapter over the sandbox with ARM's
+// latency (and slow calls) and token buckets played on simulated time.
+func (b *bench) openClient() error {
+	b.limiter = NewLimiter(b.clock)
+	copts := b.sb.ClientOptions()
+	b.lt = &latencyTransport{inner: b.sb.Transport(), clock: b.clock, min: b.o.LatencyMin, max: b.o.LatencyMax,
+		rng: rand.New(rand.NewPCG(b.ld.Spec.Seed, 0x1a7)), slowRate: b.o.FaultRate, timeout: b.o.ClientTimeout}
+	copts.Transport = b.lt
 	copts.Retry = policy.RetryOptions{MaxRetries: -1} // the limiter retries on simulated time
-	copts.PerCallPolicies = append(copts.PerCallPolicies, limiter)
+	copts.PerCallPolicies = append(copts.PerCallPolicies, b.limiter)
 	// the adapter's own retries wait on simulated time
-	retryRng := rand.New(rand.NewPCG(ld.Spec.Seed, 0x7e7))
+	retryRng := rand.New(rand.NewPCG(b.ld.Spec.Seed, 0x7e7))
 	var retryMu sync.Mutex
-	client, err := azure.New(sb.Credential(), copts, azure.Config{PollInterval: time.Millisecond, Now: clock.Now,
-		Sleep: func(ctx context.Context, d time.Duration) error { clock.Sleep(d); return ctx.Err() },
+	client, err := azure.New(b.sb.Credential(), copts, azure.Config{PollInterval: time.Millisecond, Now: b.clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error { b.clock.Sleep(d); return ctx.Err() },
 		Rand:  func() float64 { retryMu.Lock(); defer retryMu.Unlock(); return retryRng.Float64() }})
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: azure client: %w", err)
+		return fmt.Errorf("loadtest: azure client: %w", err)
 	}
-	sink := outcome.NewMemorySink(1 << 22)
-	r := &runner{o: o, clock: clock, rq: rq, rep: rep, sent: map[string]bool{}, delivered: map[string]bool{},
-		rng:       rand.New(rand.NewPCG(ld.Spec.Seed, 0xfa17)),
-		killsLeft: o.KillWorkers, dupsLeft: o.DuplicateDeliveries}
-	send := &router{r: r, reconcile: rq, verify: vq}
-	var coalescer *reconcile.Coalescer
-	if !o.NoCoalesce {
-		coalescer = reconcile.NewCoalescer()
-	}
-	limiter.OnWrite = r.onWrite
-	rec, err := reconcile.New(reconcile.Config{Reader: client, Writer: client, Policy: pol, Jobs: send, Sink: sink,
-		Now: clock.Now, Log: o.Log, Backoff: reconcile.Backoff{Rand: r.float}, Coalesce: coalescer, Parallel: clock.Parallel})
+	b.client = client
+	return nil
+}
+
+// assemble builds the pipeline as production does, with the simulated
+// clock, seeded back-off jitter, the clock's parallel reads, and a hook
+// recording the reconcile jobs sent; and the worker pool over it.
+func (b *bench) assemble() error {
+	pol, err := plpolicy.Parse("loadtest-policy.yaml", []byte(b.ld.Policy))
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("loadtest: policy: %w", err)
 	}
-	r.rec = rec
+	r := &runner{o: b.o, clock: b.clock, rq: b.rq, rep: b.rep, sent: map[string]bool{}, delivered: map[string]bool{},
+		rng:       rand.New(rand.NewPCG(b.ld.Spec.Seed, 0xfa17)),
+		killsLeft: b.o.KillWorkers, dupsLeft: b.o.DuplicateDeliveries}
+	b.limiter.OnWrite = r.onWrite
+	b.p, err = pipeline.New(pipeline.Config{Policy: pol, ARM: b.client, Reconcile: b.rq, Verify: b.vq, Sink: b.sink,
+		Now: b.clock.Now, Log: b.o.Log, SweepInterval: time.Minute, Backoff: reconcile.Backoff{Rand: r.float},
+		NoCoalesce: b.o.NoCoalesce, Parallel: b.clock.Parallel, Hooks: pipeline.Hooks{Sent: r.recordSent}})
+	if err != nil {
+		return err
+	}
+	r.p = b.p
+	b.r = r
+	return nil
+}
 
-	// intake: the whole burst at simulated time zero, timed on the wall clock
-	in := &events.Intake{Queue: send, Log: o.Log, Now: clock.Now}
+// intake hands the whole burst to the intake at simulated time zero,
+// timed on the wall clock.
+func (b *bench) intake(ctx context.Context) error {
 	t0 := time.Now()
-	for i, body := range ld.Events {
-		res, err := in.Handle(ctx, body)
-		rep.Events++
-		rep.Enqueued += res.Enqueued
-		rep.Ignored += res.Ignored
-		rep.Malformed += res.Malformed
+	for i, body := range b.ld.Events {
+		res, err := b.p.HandleEvents(ctx, body)
+		b.rep.Events++
+		b.rep.Enqueued += res.Enqueued
+		b.rep.Ignored += res.Ignored
+		b.rep.Malformed += res.Malformed
 		if err != nil {
-			return nil, fmt.Errorf("loadtest: intake of delivery %d: %w", i+1, err)
+			return fmt.Errorf("loadtest: intake of delivery %d: %w", i+1, err)
 		}
 	}
-	rep.IntakeWall = time.Since(t0)
-	if s := rep.IntakeWall.Seconds(); s > 0 {
-		rep.EventsPerSecWall = float64(rep.Events) / s
+	b.rep.IntakeWall = time.Since(t0)
+	if s := b.rep.IntakeWall.Seconds(); s > 0 {
+		b.rep.EventsPerSecWall = float64(b.rep.Events) / s
 	}
+	return nil
+}
 
-	statsBefore := sb.Stats()
+// work drains the queue, sweeps (unless NoSweep) and drains again.
+func (b *bench) work(ctx context.Context) error {
+	b.statsBefore = b.sb.Stats()
 	workWall := time.Now()
-	if err := r.drain(ctx); err != nil {
-		return nil, err
+	if err := b.r.drain(ctx); err != nil {
+		return err
 	}
-	rep.EventsDrainedSim = clock.Elapsed()
-	if !o.NoSweep {
-		var wg sync.WaitGroup
-		var sres reconcile.SweepResult
-		var serr error
-		clock.Go(&wg, func() {
-			// A failed sweep is what the next timer tick repeats: here one
-			// simulated minute later, at most 10 times.
-			sw := &reconcile.Sweeper{Reader: client, Policy: pol, Jobs: send, Interval: time.Minute, Log: o.Log}
-			for attempt := 1; ; attempt++ {
-				var res reconcile.SweepResult
-				res, serr = sw.Sweep(ctx, clock.Now())
-				rep.SweepJobs += len(res.Enqueued)
-				rep.SweepReads += res.Reads
-				sres = res
-				if serr == nil || attempt == 10 {
-					return
-				}
-				rep.SweepFailures++
-				clock.Sleep(time.Minute)
-			}
-		})
-		wg.Wait()
-		_ = sres
-		if serr != nil {
-			return nil, fmt.Errorf("loadtest: sweep failed 10 times: %w", serr)
+	b.rep.EventsDrainedSim = b.clock.Elapsed()
+	if !b.o.NoSweep {
+		if err := b.sweep(ctx); err != nil {
+			return err
 		}
-		if err := r.drain(ctx); err != nil {
-			return nil, err
+		if err := b.r.drain(ctx); err != nil {
+			return err
 		}
 	}
-	rep.CompletionSim = clock.Elapsed()
-	workWallTook := time.Since(workWall)
+	b.rep.CompletionSim = b.clock.Elapsed()
+	b.workWallTook = time.Since(workWall)
+	return nil
+}
 
-	st := sb.Stats()
-	rep.ARMReads, rep.ARMWrites, rep.ARMDeletes = st.Reads-statsBefore.Reads, st.Writes-statsBefore.Writes, st.Deletes-statsBefore.Deletes
-	rep.SandboxRequests = st.Requests().Since(statsBefore.Requests())
-	rep.ServerThrottled, rep.InjectedFaults = st.Throttled-statsBefore.Throttled, st.InjectedFaults()-statsBefore.InjectedFaults()
+// sweep runs the pipeline's sweep on the simulated clock. A failed sweep is
+// what the next timer tick repeats: here one simulated minute later, at
+// most 10 times.
+func (b *bench) sweep(ctx context.Context) error {
+	var wg sync.WaitGroup
+	var serr error
+	b.clock.Go(&wg, func() {
+		for attempt := 1; ; attempt++ {
+			var res reconcile.SweepResult
+			res, serr = b.p.Sweep(ctx)
+			b.rep.SweepJobs += len(res.Enqueued)
+			b.rep.SweepReads += res.Reads
+			if serr == nil || attempt == 10 {
+				return
+			}
+			b.rep.SweepFailures++
+			b.clock.Sleep(time.Minute)
+		}
+	})
+	wg.Wait()
+	if serr != nil {
+		return fmt.Errorf("loadtest: sweep failed 10 times: %w", serr)
+	}
+	return nil
+}
+
+// measure fills in the sandbox's and the limiter's counts and the bounds
+// they imply.
+func (b *bench) measure(ctx context.Context) {
+	rep, st, before := b.rep, b.sb.Stats(), b.statsBefore
+	rep.ARMReads, rep.ARMWrites, rep.ARMDeletes = st.Reads-before.Reads, st.Writes-before.Writes, st.Deletes-before.Deletes
+	rep.SandboxRequests = st.Requests().Since(before.Requests())
+	rep.ServerThrottled, rep.InjectedFaults = st.Throttled-before.Throttled, st.InjectedFaults()-before.InjectedFaults()
 	for k, v := range st.Faults {
-		if n := v - statsBefore.Faults[k]; n > 0 {
+		if n := v - before.Faults[k]; n > 0 {
 			if rep.FaultsByStatus == nil {
 				rep.FaultsByStatus = map[int]int{}
 			}
 			rep.FaultsByStatus[k] = n
 		}
 	}
-	rep.SlowCalls = lt.slowCalls()
-	rep.Limiter = limiter.Stats()
+	rep.SlowCalls = b.lt.slowCalls()
+	rep.Limiter = b.limiter.Stats()
 	if rep.Changes > 0 {
 		rep.ReadsPerChange = float64(rep.ARMReads) / float64(rep.Changes)
 		rep.WritesPerChange = float64(rep.ARMWrites+rep.ARMDeletes) / float64(rep.Changes)
 	}
-	rep.WritesBySub, rep.ReadsBySub = limiter.BySubscription()
-	rep.PhysicalMinSim, rep.PhysicalMinSub = bound(ld.Expected.Writes(), sandbox.ARMWrites)
+	rep.WritesBySub, rep.ReadsBySub = b.limiter.BySubscription()
+	rep.PhysicalMinSim, rep.PhysicalMinSub = bound(b.ld.Expected.Writes(), sandbox.ARMWrites)
 	rep.ReadBoundSim, rep.ReadBoundSub = bound(rep.ReadsBySub, sandbox.ARMReads)
-	r.mu.Lock()
-	if !r.lastWrite.IsZero() {
-		rep.LastWriteSim = r.lastWrite.Sub(start)
+	b.r.mu.Lock()
+	if !b.r.lastWrite.IsZero() {
+		rep.LastWriteSim = b.r.lastWrite.Sub(b.start)
 	}
-	r.mu.Unlock()
+	b.r.mu.Unlock()
 	if rep.PhysicalMinSim > 0 {
 		rep.RatioToMinimum = rep.CompletionSim.Seconds() / rep.PhysicalMinSim.Seconds()
 		rep.RatioLastWrite = rep.LastWriteSim.Seconds() / rep.PhysicalMinSim.Seconds()
 	}
 	rep.DecisionsPerSecSim = perSec(rep.Decisions, rep.CompletionSim)
-	rep.DecisionsPerSecWal = perSec(rep.Decisions, workWallTook)
-	if vst, err := vq.Stats(ctx); err == nil {
+	rep.DecisionsPerSecWal = perSec(rep.Decisions, b.workWallTook)
+	if vst, err := b.vq.Stats(ctx); err == nil {
 		rep.VerifyJobs = vst.Pending()
 	}
+}
 
-	// evidence and invariants, read with the faults switched off
-	sb.ClearFaults()
-	lt.stopSlow()
-	dead, err := rq.DeadLetters(ctx)
+// checkInvariants gathers the evidence, read with the faults switched off,
+// and checks it against the expected end state.
+func (b *bench) checkInvariants(ctx context.Context) error {
+	b.sb.ClearFaults()
+	b.lt.stopSlow()
+	dead, err := b.rq.DeadLetters(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: dead letters: %w", err)
+		return fmt.Errorf("loadtest: dead letters: %w", err)
 	}
 	for _, dl := range dead {
-		rep.DeadLetters = append(rep.DeadLetters, dl.Reason+": "+dl.Description)
+		b.rep.DeadLetters = append(b.rep.DeadLetters, dl.Reason+": "+dl.Description)
 	}
-	qst, err := rq.Stats(ctx)
+	qst, err := b.rq.Stats(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: queue stats: %w", err)
+		return fmt.Errorf("loadtest: queue stats: %w", err)
 	}
 	after := map[string]json.RawMessage{}
-	for id := range before {
-		if b, ok := sb.Get(id); ok {
-			after[id] = b
+	for id := range b.before {
+		if raw, ok := b.sb.Get(id); ok {
+			after[id] = raw
 		}
 	}
-	ev := Evidence{Final: sb.Snapshot(), UnmanagedBefore: before, UnmanagedAfter: after, DeadLetters: dead,
-		Outcomes: sink.Events(), Sent: r.sent, Delivered: r.delivered, Pending: qst.Pending()}
-	rep.Violations = CheckInvariants(ev, ld.Expected)
+	ev := Evidence{Final: b.sb.Snapshot(), UnmanagedBefore: b.before, UnmanagedAfter: after, DeadLetters: dead,
+		Outcomes: b.sink.Events(), Sent: b.r.sent, Delivered: b.r.delivered, Pending: qst.Pending()}
+	b.rep.Violations = CheckInvariants(ev, b.ld.Expected)
+	return nil
+}
 
-	// the plan reruns empty on the converged state (dry run, no writes)
+// rerunPlans checks that the plan reruns empty on the converged state (dry
+// run, no writes).
+func (b *bench) rerunPlans(ctx context.Context) {
+	rep := b.rep
 	rep.PlanRerunEmpty = true
+	fail := func(msg string) {
+		rep.PlanRerunEmpty = false
+		rep.RerunPlanErrors = append(rep.RerunPlanErrors, msg)
+	}
 	var wg sync.WaitGroup
-	clock.Go(&wg, func() {
-		ts, err := client.ListTargets(ctx, PlatformSubscription)
+	b.clock.Go(&wg, func() {
+		ts, err := b.client.ListTargets(ctx, PlatformSubscription)
 		if err != nil {
-			rep.RerunPlanErrors = append(rep.RerunPlanErrors, err.Error())
-			rep.PlanRerunEmpty = false
+			fail(err.Error())
 			return
 		}
 		for _, t := range ts {
-			pl, _, err := rec.Plan(ctx, jobs.Job{Version: jobs.Version, ID: "rerun-" + t.Name, Kind: jobs.KindReconcile,
+			pl, _, err := b.p.Reconciler().Plan(ctx, jobs.Job{Version: jobs.Version, ID: "rerun-" + t.Name, Kind: jobs.KindReconcile,
 				Subject: jobs.SubjectTarget, TargetID: t.ID, Attempt: 1})
-			if err != nil {
-				rep.RerunPlanErrors = append(rep.RerunPlanErrors, err.Error())
-				rep.PlanRerunEmpty = false
-				continue
-			}
-			if !pl.Empty() {
-				rep.PlanRerunEmpty = false
-				rep.RerunPlanErrors = append(rep.RerunPlanErrors, fmt.Sprintf("target %s: %d changes on rerun", t.Name, len(pl.Changes())))
+			switch {
+			case err != nil:
+				fail(err.Error())
+			case !pl.Empty():
+				fail(fmt.Sprintf("target %s: %d changes on rerun", t.Name, len(pl.Changes())))
 			}
 		}
 	})
 	wg.Wait()
+}
 
-	for _, s := range r.samples {
-		rep.MaxQueueDepth = max(rep.MaxQueueDepth, s.Active+s.Scheduled+s.Locked)
+// summarise adds the samples, peaks and wall time.
+func (b *bench) summarise(wallStart time.Time) {
+	for _, s := range b.r.samples {
+		b.rep.MaxQueueDepth = max(b.rep.MaxQueueDepth, s.Active+s.Scheduled+s.Locked)
 	}
-	rep.Samples = r.samples
-	rep.PeakHeapInuse, rep.PeakSys = r.peakHeap, r.peakSys
-	rep.RunWall = time.Since(wallStart)
-	return rep, nil
+	b.rep.Samples = b.r.samples
+	b.rep.PeakHeapInuse, b.rep.PeakSys = b.r.peakHeap, b.r.peakSys
+	b.rep.RunWall = time.Since(wallStart)
 }
 
 func perSec(n int, d time.Duration) float64 {
@@ -464,34 +585,6 @@ func bound(bySub map[string]int, b sandbox.Bucket) (time.Duration, string) {
 	return worst, sub
 }
 
-// router sends verification jobs to their own queue and records the ids of
-// the reconcile jobs sent.
-type router struct {
-	r                 *runner
-	reconcile, verify jobs.Sender
-}
-
-// Wake passes the reconciler's wake-ups of deferred jobs to the queue.
-func (s *router) Wake(ctx context.Context, ids ...string) error {
-	if w, ok := s.reconcile.(jobs.Waker); ok {
-		return w.Wake(ctx, ids...)
-	}
-	return nil
-}
-
-func (s *router) Send(ctx context.Context, j jobs.Job) error {
-	if j.Kind == jobs.KindVerify {
-		return s.verify.Send(ctx, j)
-	}
-	if err := s.reconcile.Send(ctx, j); err != nil {
-		return err
-	}
-	s.r.mu.Lock()
-	s.r.sent[j.ID] = true
-	s.r.mu.Unlock()
-	return nil
-}
-
 type killKey struct{}
 
 // runner is the worker pool.
@@ -499,7 +592,7 @@ type runner struct {
 	o     Options
 	clock *SimClock
 	rq    *embedded.Queue
-	rec   *reconcile.Reconciler
+	p     *pipeline.Pipeline
 	rep   *Report
 
 	mu                  sync.Mutex
@@ -510,6 +603,17 @@ type runner struct {
 	lastWrite           time.Time // simulated time of the last successful write
 	peakHeap, peakSys   uint64
 	done                bool
+}
+
+// recordSent is the pipeline's Sent hook: the reconcile jobs sent, which
+// must all be delivered (verification jobs are not run here).
+func (r *runner) recordSent(j jobs.Job) {
+	if j.Kind == jobs.KindVerify {
+		return
+	}
+	r.mu.Lock()
+	r.sent[j.ID] = true
+	r.mu.Unlock()
 }
 
 func (r *runner) float() float64 {
@@ -645,7 +749,7 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 			})
 		})
 	}
-	disp := r.rec.ProcessDelivery(hctx, d)
+	disp := r.p.ReconcileDelivery(hctx, d)
 	r.account(disp)
 	if killed {
 		// the worker "dies": no settlement, the lock expires, the job comes back

@@ -21,6 +21,7 @@ import (
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
+	"github.com/plautopilot/autopilot/pkg/pipeline"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/reconcile"
 	"github.com/rs/zerolog"
@@ -142,10 +143,10 @@ func TestVerifyWithoutRunnerIsKeptAsFailure(t *testing.T) {
 	e := newEnv(t)
 	j := jobs.New(jobs.KindVerify, jobs.SubjectTarget, workspace, "x")
 	o := e.svc.Verify(context.Background(), jobs.Delivery{Job: j, DeliveryCount: 1})
-	if !o.IsDeadLetter() || o.Reason() != autopilot.ReasonVerifierMissing {
-		t.Fatalf("outcome %v, want dead-letter %s", o, autopilot.ReasonVerifierMissing)
+	if !o.IsDeadLetter() || o.Reason() != pipeline.ReasonVerifierMissing {
+		t.Fatalf("outcome %v, want dead-letter %s", o, pipeline.ReasonVerifierMissing)
 	}
-	if f := e.svc.Status().Failures; len(f) != 1 || f[0].Reason != autopilot.ReasonVerifierMissing {
+	if f := e.svc.Status().Failures; len(f) != 1 || f[0].Reason != pipeline.ReasonVerifierMissing {
 		t.Errorf("status failures %+v", f)
 	}
 }

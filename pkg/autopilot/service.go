@@ -19,10 +19,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// VerifyRunner runs one verification job (the verify job runner of
-// pkg/verify, or a fake) and says how to settle it.
-type VerifyRunner = pipeline.VerifyRunner
-
 // Config wires a Service: the pipeline's settings (pipeline.Config) and
 // what the API reads. Policy, ARM, Reconcile and Verify are required.
 type Config struct {
@@ -39,10 +35,10 @@ type Config struct {
 	Dead events.DeadStore
 	// Verifier runs verification jobs; nil dead-letters them with reason
 	// VerifierMissing (kept, never dropped).
-	Verifier VerifyRunner
+	Verifier pipeline.VerifyRunner
 	// VerifierFor builds the VerifyRunner when Verifier is nil, given the
 	// Service's sink (so verification outcomes show in Status).
-	VerifierFor func(sink outcome.Sink) VerifyRunner
+	VerifierFor func(sink outcome.Sink) pipeline.VerifyRunner
 	// Reports is read by Status for recent verification reports (optional).
 	Reports verify.ReportStore
 	// Now is the clock (time.Now when nil).
@@ -62,12 +58,6 @@ type Config struct {
 	// demo and tests).
 	Hooks pipeline.Hooks
 }
-
-// Dead-letter reasons set by the pipeline.
-const (
-	ReasonVerifierMissing = pipeline.ReasonVerifierMissing
-	ReasonWrongQueue      = pipeline.ReasonWrongQueue
-)
 
 // Service is the autopilot's HTTP API (evaluate, verify, status, estate)
 // over the pipeline it assembles with pipeline.New; its job handlers are the
@@ -152,19 +142,14 @@ func (s *Service) Sweep(ctx context.Context) (reconcile.SweepResult, error) {
 	return s.p.Sweep(ctx)
 }
 
-// StandaloneOptions configure RunStandalone.
+// StandaloneOptions configure RunStandalone (kept for handlers/cmd_local.go;
+// the type is pipeline.StandaloneOptions).
 type StandaloneOptions = pipeline.StandaloneOptions
-
-// Default queue names (the same as the Service Bus queues).
-const (
-	DefaultReconcileQueue = pipeline.DefaultReconcileQueue
-	DefaultVerifyQueue    = pipeline.DefaultVerifyQueue
-)
 
 // RunStandalone runs the pipeline's workers on the embedded queues and the
 // sweep ticker until ctx ends (see pipeline.Pipeline.RunStandalone), logging
 // with the Service's logger.
-func (s *Service) RunStandalone(ctx context.Context, o StandaloneOptions) error {
+func (s *Service) RunStandalone(ctx context.Context, o pipeline.StandaloneOptions) error {
 	o.Log = s.log
 	return s.p.RunStandalone(ctx, o)
 }

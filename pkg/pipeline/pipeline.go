@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -321,6 +320,3 @@ func eventSubscriptions(p *policy.Policy, extra []string) []string {
 	}
 	return subs
 }
-
-// errNoStore: RunStandalone without a queue store.
-var errNoStore = errors.New("autopilot: standalone: no queue store")

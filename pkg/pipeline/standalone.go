@@ -37,6 +37,9 @@ type StandaloneOptions struct {
 	Log   zerolog.Logger
 }
 
+// errNoStore: RunStandalone without a queue store.
+var errNoStore = errors.New("autopilot: standalone: no queue store")
+
 // RunStandalone runs the reconcile and verify workers on the embedded
 // queues (a jobs.Pool each) and the sweep ticker until ctx ends, then lets
 // running jobs finish (up to Grace). It returns nil after a shutdown, or the first error that stopped a
