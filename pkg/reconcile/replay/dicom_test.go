@@ -28,7 +28,7 @@ const (
 // (with or without its DICOM service), then verifies the workspace over the
 // sandbox's network as the verification job would, and returns the checks
 // as "status name".
-func verifyWorkspace(t *testing.T, withDICOM bool) (verify.Report, []string) {
+func verifyWorkspace(t *testing.T, withDICOM bool, edit ...func(*sandbox.Sandbox, *azure.Client)) (verify.Report, []string) {
 	t.Helper()
 	path := root + "testdata/scenarios/workspace-and-legacy.yaml"
 	if !withDICOM {
@@ -49,6 +49,9 @@ func verifyWorkspace(t *testing.T, withDICOM bool) (verify.Report, []string) {
 	client, err := azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, e := range edit {
+		e(sb, client)
 	}
 	n, err := sandboxnet.NewNetwork(sb)
 	if err != nil {
@@ -130,5 +133,44 @@ func TestVerificationCoversWorkspaceDICOM(t *testing.T) {
 	}
 	if strings.Join(without, "\n") != strings.Join(fhirOnly, "\n") {
 		t.Errorf("a workspace without DICOM got other checks:\n%s\nwant:\n%s", strings.Join(without, "\n"), strings.Join(fhirOnly, "\n"))
+	}
+}
+
+// The VNets that must reach the workspace are not linked to
+// privatelink.dicom...: the DICOM name resolves publicly, the TLS check
+// finds the service at a public address, and the workspace's private access
+// is not verified, so its public access is not closed, even though every
+// FHIR check passes.
+func TestVerificationFailsWhenDICOMIsNotPrivate(t *testing.T) {
+	const dicomZone = "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.dicom.azurehealthcareapis.com"
+	rep, got := verifyWorkspace(t, true, func(sb *sandbox.Sandbox, c *azure.Client) {
+		links, err := c.ListVNetLinks(context.Background(), dicomZone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(links) == 0 {
+			t.Fatal("the replay linked no VNet to privatelink.dicom...: nothing to unlink")
+		}
+		for _, l := range links {
+			if err := sb.Delete(l.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, "pass http GET https://"+fhirFQN+"/metadata from spoke-app-vnet") {
+		t.Errorf("FHIR no longer reached:\n%s", all)
+	}
+	tls := ""
+	for _, c := range rep.Checks {
+		if strings.HasPrefix(c.Name, "tls "+dicomFQN+":443 from spoke-app-vnet") {
+			tls = string(c.Status) + ": " + c.Diagnosis
+		}
+	}
+	if !strings.HasPrefix(tls, "fail: ") || !strings.Contains(tls, "public address") || !strings.Contains(tls, "privatelink.dicom") {
+		t.Errorf("tls check of the DICOM name = %q, want a failure saying it answered at a public address and which zone to link\n%s", tls, rep.Text())
+	}
+	if rep.PrivateAccessVerified() {
+		t.Errorf("private access verified while DICOM resolves publicly:\n%s", rep.Text())
 	}
 }
