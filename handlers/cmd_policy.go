@@ -126,7 +126,9 @@ func printPolicy(w io.Writer, p *policy.Policy) {
 	}
 	fmt.Fprintf(tw, "verification\tdelay %s, %d attempts, backoff %s, resolver %s, probe metadata %t, probe public %t\n",
 		v.Delay, v.Attempts, v.Backoff, resolver, v.ProbeMetadata, v.ProbePublic)
+	fmt.Fprintf(tw, "public network access\t%s\n", p.PublicNetworkAccess())
 	tw.Flush()
+	printPublicAccessBy(w, p)
 
 	fmt.Fprintln(w, "\nconnection rules (first match wins):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -163,6 +165,22 @@ func printPolicy(w io.Writer, p *policy.Policy) {
 	if links == 0 {
 		fmt.Fprintln(tw, "  (none)\t\t\t\t")
 	}
+	tw.Flush()
+}
+
+// printPublicAccessBy lists targets.publicNetworkAccessBy, if any.
+func printPublicAccessBy(w io.Writer, p *policy.Policy) {
+	sels := p.PublicNetworkAccessBy()
+	if len(sels) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\npublic network access by selection (first match wins):")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tMODE\tMATCH")
+	for _, s := range sels {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.Name, s.Mode, s.Match)
+	}
+	fmt.Fprintf(tw, "  (default)\t%s\tevery other governed target\n", p.PublicNetworkAccess())
 	tw.Flush()
 }
 

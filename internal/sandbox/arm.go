@@ -391,7 +391,7 @@ func (s *Sandbox) targetFQDNs(targetID string) []string {
 		for _, f := range s.children(t.id, tFhir) {
 			out = append(out, strings.ToLower(core.NameOf(t.id)+"-"+core.NameOf(f.id))+"."+publicSuffix(core.TargetWorkspace, core.DNSServiceFHIR))
 		}
-		return out
+		return append(out, s.dicomFQDNs(t.id)...)
 	}
 	return nil
 }

@@ -189,6 +189,7 @@ func (s *Sandbox) healthcareServers() *hcfake.ServerFactory {
 				return pageR[hc.FhirServicesClientListByWorkspaceResponse](s)
 			},
 		},
+		DicomServicesServer: dicomServer(s),
 		WorkspacePrivateLinkResourcesServer: hcfake.WorkspacePrivateLinkResourcesServer{
 			NewListByWorkspacePager: func(string, string, *hc.WorkspacePrivateLinkResourcesClientListByWorkspaceOptions) azfake.PagerResponder[hc.WorkspacePrivateLinkResourcesClientListByWorkspaceResponse] {
 				return pageR[hc.WorkspacePrivateLinkResourcesClientListByWorkspaceResponse](s)
@@ -335,6 +336,8 @@ func modelCheck(lt string, raw []byte) error {
 		v = &hc.PrivateEndpointConnectionDescription{}
 	case tFhir:
 		v = &hc.FhirService{}
+	case tDicom:
+		v = &hc.DicomService{}
 	case tService:
 		v = &hc.ServicesDescription{}
 	case tSvcConn:

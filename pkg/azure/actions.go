@@ -24,6 +24,8 @@ var Actions = []string{
 	"Microsoft.HealthcareApis/workspaces/read",
 	// GetTarget, ListTargets: FHIR services of a workspace, for their host names.
 	"Microsoft.HealthcareApis/workspaces/fhirservices/read",
+	// GetTarget, ListTargets: DICOM services of a workspace, for their host names.
+	"Microsoft.HealthcareApis/workspaces/dicomservices/read",
 	// SetConnectionStatus (workspace): read the connection before deciding.
 	"Microsoft.HealthcareApis/workspaces/privateEndpointConnections/read",
 	// SetConnectionStatus (workspace): PUT the approved/rejected state.

@@ -19,8 +19,9 @@ const (
 // GetTarget returns a workspace or legacy FHIR service with its private
 // endpoint connections and FHIR host names. A workspace FHIR service ID
 // resolves to its workspace (the connections belong to the workspace).
-// A workspace costs 2 reads (the workspace, its FHIR services for the host
-// names); GetTargetConnections is the 1-read variant without host names.
+// A workspace costs 3 reads (the workspace, its FHIR and its DICOM services
+// for the host names); GetTargetConnections is the 1-read variant without
+// host names.
 func (c *Client) GetTarget(ctx context.Context, id string) (core.Target, error) {
 	return c.getTarget(ctx, id, true)
 }
@@ -34,8 +35,8 @@ func (c *Client) GetTargetConnections(ctx context.Context, id string) (core.Targ
 	return c.getTarget(ctx, id, false)
 }
 
-// TargetFQDNs returns the public host names of a workspace's FHIR services
-// (one list read) or of a legacy service (no read).
+// TargetFQDNs returns the public host names of a workspace's FHIR and DICOM
+// services (two list reads) or of a legacy service (no read).
 func (c *Client) TargetFQDNs(ctx context.Context, id string) ([]string, error) {
 	const op = "list fhir services"
 	r, err := c.resolve(op, id, core.TypeWorkspace, core.TypeService, core.TypeFHIRService)
@@ -87,8 +88,8 @@ func (c *Client) getTarget(ctx context.Context, id string, fqdns bool) (core.Tar
 	return t, nil
 }
 
-// workspaceFQDNs lists a workspace's FHIR services and returns their host
-// names.
+// workspaceFQDNs lists a workspace's FHIR and DICOM services (two list
+// reads) and returns their host names.
 func (c *Client) workspaceFQDNs(ctx context.Context, f *factories, rg, ws string) ([]string, error) {
 	var out []string
 	pager := f.health.NewFhirServicesClient().NewListByWorkspacePager(rg, ws, nil)
@@ -101,13 +102,17 @@ func (c *Client) workspaceFQDNs(ctx context.Context, f *factories, rg, ws string
 			out = appendUnique(out, fhirFQDN(ws, fs, c.cfg.FHIRDomain))
 		}
 	}
-	return out, nil
+	dicom, err := c.workspaceDICOMFQDNs(ctx, f, rg, ws)
+	if err != nil {
+		return nil, err
+	}
+	return appendUnique(out, dicom...), nil
 }
 
 // ListTargets returns every workspace and legacy FHIR service of a
-// subscription with their connections and host names: 2 list reads plus one
-// FHIR services list per workspace (for the host names verification
-// needs). ListTargetConnections is the variant without the fan-out.
+// subscription with their connections and host names: 2 list reads plus a
+// FHIR services list and a DICOM services list per workspace (for the host
+// names verification needs). ListTargetConnections is the variant without the fan-out.
 func (c *Client) ListTargets(ctx context.Context, subscriptionID string) ([]core.Target, error) {
 	return c.listTargets(ctx, subscriptionID, true)
 }

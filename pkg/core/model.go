@@ -57,7 +57,9 @@ type Target struct {
 	PublicNetworkAccess string `json:"publicNetworkAccess,omitempty"`
 	// FQDNs are the public host names clients use (legacy:
 	// {name}.azurehealthcareapis.com; workspace FHIR:
-	// {ws}-{fhir}.fhir.azurehealthcareapis.com).
+	// {ws}-{fhir}.fhir.azurehealthcareapis.com; workspace DICOM:
+	// {ws}-{dicom}.dicom.azurehealthcareapis.com). core.ZoneForFQDN tells
+	// which service a name belongs to.
 	FQDNs       []string     `json:"fqdns,omitempty"`
 	Connections []Connection `json:"connections,omitempty"`
 }

@@ -197,7 +197,7 @@ func (l *loader) index(f *ast.File) {
 			ast.Walk(indexer{l}, d.Body)
 		}
 	}
-	for _, list := range []string{"$.connectionRules", "$.linkRules"} {
+	for _, list := range []string{"$.connectionRules", "$.linkRules", "$.targets.publicNetworkAccessBy"} {
 		seq, ok := l.nodes[list].(*ast.SequenceNode)
 		if !ok {
 			continue
@@ -392,6 +392,7 @@ func (l *loader) compile(s *spec) *Policy {
 	l.linkRules(s, p)
 	l.zoneGroups(s, p)
 	l.verification(s, p)
+	l.publicAccessSelections(s, p)
 
 	if len(l.problems) > 0 {
 		return nil

@@ -37,6 +37,7 @@ type Policy struct {
 	zoneGroup         ZoneGroupRule
 	verify            VerifySettings
 	publicAccess      PublicAccessMode
+	publicBy          []*publicAccessSel
 }
 
 type connRule struct {
@@ -159,15 +160,6 @@ func (p *Policy) ZoneGroup() ZoneGroupRule { return p.zoneGroup }
 
 // Verification are the verification settings with defaults applied.
 func (p *Policy) Verification() VerifySettings { return p.verify }
-
-// PublicNetworkAccess says what to do about the public network access of
-// the governed targets (targets.publicNetworkAccess; leave by default).
-func (p *Policy) PublicNetworkAccess() PublicAccessMode {
-	if p.publicAccess == "" {
-		return PublicAccessLeave
-	}
-	return p.publicAccess
-}
 
 // RemoveOwnLinksOnVNetDelete says whether the autopilot deletes the links it
 // created when their VNet is deleted.

@@ -24,8 +24,30 @@ type targetsSpec struct {
 	AllOfType     []string `yaml:"allOfType"`
 	IDs           []string `yaml:"ids"`
 	// PublicNetworkAccess is leave (default), audit or
-	// disableAfterVerification, for every target this selection governs.
+	// disableAfterVerification: the default for every governed target.
 	PublicNetworkAccess string `yaml:"publicNetworkAccess"`
+	// PublicNetworkAccessBy overrides the default for the governed targets
+	// a selection matches; the first matching selection wins.
+	PublicNetworkAccessBy []publicAccessSelSpec `yaml:"publicNetworkAccessBy"`
+}
+
+// publicAccessSelSpec is one entry of targets.publicNetworkAccessBy.
+type publicAccessSelSpec struct {
+	Name  string           `yaml:"name"`
+	Match *targetMatchSpec `yaml:"match"`
+	Mode  string           `yaml:"mode"`
+}
+
+// targetMatchSpec selects governed targets with the targets block's
+// vocabulary (types as in allOfType, ids, subscriptions) plus resource
+// groups and tags. Every criterion given must hold; a list matches when
+// any of its entries does.
+type targetMatchSpec struct {
+	Types          []string          `yaml:"types"`
+	IDs            []string          `yaml:"ids"`
+	Subscriptions  []string          `yaml:"subscriptions"`
+	ResourceGroups []string          `yaml:"resourceGroups"`
+	Tags           map[string]string `yaml:"tags"`
 }
 
 type connRuleSpec struct {

@@ -141,8 +141,8 @@ func unreachableAction(t core.Target) Action {
 }
 
 // publicAccessOpenAction reports target t's public network access Enabled.
-func publicAccessOpenAction(t core.Target, reason string) Action {
-	return Action{Kind: KindPublicAccessOpen, Resource: t.ID, Target: t.ID, Rule: RulePublicNetworkAccess, Reason: reason,
+func publicAccessOpenAction(t core.Target, rule, reason string) Action {
+	return Action{Kind: KindPublicAccessOpen, Resource: t.ID, Target: t.ID, Rule: rule, Reason: reason,
 		Before: core.PublicAccessEnabled, After: core.PublicAccessEnabled}
 }
 

@@ -48,6 +48,8 @@ type fakePolicy struct {
 	removeOwn     bool
 	delay         time.Duration
 	publicAccess  policy.PublicAccessMode
+	// publicBy are per-target selections (by core.IDKey): mode and rule.
+	publicBy map[string]publicSel
 	// inputs seen, for assertions
 	mu      sync.Mutex
 	decided []policy.ConnectionInput
@@ -116,11 +118,20 @@ func (p *fakePolicy) Mode() policy.Mode                { return p.mode }
 func (p *fakePolicy) RemoveOwnLinksOnVNetDelete() bool { return p.removeOwn }
 func (p *fakePolicy) LinkEndpointVNets() bool          { return p.linkEndpoint }
 func (p *fakePolicy) LinkPeeredVNets() bool            { return p.linkPeered }
-func (p *fakePolicy) PublicNetworkAccess() policy.PublicAccessMode {
-	if p.publicAccess == "" {
-		return policy.PublicAccessLeave
+
+type publicSel struct {
+	mode policy.PublicAccessMode
+	rule string
+}
+
+func (p *fakePolicy) PublicNetworkAccessFor(t core.Target) (policy.PublicAccessMode, string) {
+	if s, ok := p.publicBy[core.IDKey(t.ID)]; ok {
+		return s.mode, s.rule
 	}
-	return p.publicAccess
+	if p.publicAccess == "" {
+		return policy.PublicAccessLeave, policy.DefaultPublicAccessRule
+	}
+	return p.publicAccess, policy.DefaultPublicAccessRule
 }
 
 // fakeARM is a small state-backed core.ARM that counts calls and can fail

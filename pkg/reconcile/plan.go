@@ -27,7 +27,9 @@ type Policy interface {
 	RemoveOwnLinksOnVNetDelete() bool
 	LinkEndpointVNets() bool
 	LinkPeeredVNets() bool
-	PublicNetworkAccess() policy.PublicAccessMode
+	// PublicNetworkAccessFor is the public access mode of a governed target
+	// and the rule (selection) that decided it.
+	PublicNetworkAccessFor(t core.Target) (policy.PublicAccessMode, string)
 }
 
 // Kind is what an Action does.

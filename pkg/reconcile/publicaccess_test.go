@@ -236,3 +236,55 @@ func TestDisablePublicAccessPlannedInAuditMode(t *testing.T) {
 		t.Errorf("audit mode wrote publicNetworkAccess %q", got)
 	}
 }
+
+// A selection of targets.publicNetworkAccessBy decides for the targets it
+// matches: the plan's action names the selection as its rule and says so in
+// its reason; a selection that leaves public access alone overrides a
+// default that would close it.
+func TestPublicAccessPerSelection(t *testing.T) {
+	f := openWorld()
+	g := newRig(t, f, func(p *fakePolicy) {
+		p.publicAccess = policy.PublicAccessAudit
+		p.publicBy = map[string]publicSel{core.IDKey(wsID): {policy.PublicAccessDisableAfterVerification, "close-prod-workspaces"}}
+	})
+	res, err := g.r.Handle(context.Background(), verifiedJob())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dis *Action
+	for i, a := range res.Plan.Actions {
+		if a.Kind == KindDisablePublicAccess {
+			dis = &res.Plan.Actions[i]
+		}
+	}
+	if dis == nil {
+		t.Fatalf("default audit, selection disableAfterVerification: planned %+v, want disable-public-access", res.Plan.Actions)
+	}
+	if dis.Rule != "close-prod-workspaces" || !strings.Contains(dis.Reason, `selection "close-prod-workspaces" is disableAfterVerification`) {
+		t.Errorf("disable-public-access rule %q reason %q: want the selection named", dis.Rule, dis.Reason)
+	}
+	if got := f.targets[core.IDKey(wsID)].PublicNetworkAccess; got != core.PublicAccessDisabled {
+		t.Errorf("publicNetworkAccess = %q, want Disabled", got)
+	}
+	if ev := g.sink.ByType(outcome.PublicAccessDisabled); len(ev) != 1 || ev[0].Data.Rule != "close-prod-workspaces" {
+		t.Errorf("public-access-disabled events %+v: want one naming the selection", ev)
+	}
+
+	f = openWorld()
+	g = newRig(t, f, func(p *fakePolicy) {
+		p.publicAccess = policy.PublicAccessDisableAfterVerification
+		p.publicBy = map[string]publicSel{core.IDKey(wsID): {policy.PublicAccessLeave, "lab-left-alone"}}
+	})
+	for _, j := range []jobs.Job{reconcileJob(jobs.SubjectTarget, wsID), verifiedJob()} {
+		res, err := g.r.Handle(context.Background(), j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := kindsOf(res.Plan, KindPublicAccessOpen, KindDisablePublicAccess); len(k) != 0 {
+			t.Errorf("selection leave over default disableAfterVerification planned %v", k)
+		}
+	}
+	if got := f.targets[core.IDKey(wsID)].PublicNetworkAccess; got != core.PublicAccessEnabled {
+		t.Errorf("a target its selection leaves alone got publicNetworkAccess %q", got)
+	}
+}

@@ -221,9 +221,9 @@ func (r *JobRunner) privateVerified(ctx context.Context, job jobs.Job, attempt i
 	if r.Reconcile == nil {
 		return
 	}
-	if p, ok := r.Policy.(interface {
-		PublicNetworkAccess() policy.PublicAccessMode
-	}); !ok || p.PublicNetworkAccess() == policy.PublicAccessLeave {
+	// Any target may be closed or audited when the default or a selection
+	// of the policy is not leave; the reconcile job decides for this one.
+	if p, ok := r.Policy.(interface{ PublicNetworkAccessActs() bool }); !ok || !p.PublicNetworkAccessActs() {
 		return
 	}
 	j := jobs.Job{Version: jobs.Version, ID: jobs.NewID(jobs.KindReconcile, jobs.SubjectTarget, job.TargetID, fmt.Sprintf("verified:%s:%d", job.ID, attempt)),

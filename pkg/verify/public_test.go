@@ -17,6 +17,7 @@ type closingPolicy struct {
 }
 
 func (p closingPolicy) PublicNetworkAccess() policy.PublicAccessMode { return p.mode }
+func (p closingPolicy) PublicNetworkAccessActs() bool                { return p.mode != policy.PublicAccessLeave }
 
 type sentJobs struct {
 	mu   sync.Mutex

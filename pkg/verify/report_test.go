@@ -224,7 +224,8 @@ func TestRunPerVNet(t *testing.T) {
 // TestRunDerivesSubjectFromEndpoint: with only ARM ids, the FQDNs come from
 // the endpoint's DNS configs, those that are host names of the workspace it
 // is approved to; every such name is resolved, only FHIR hosts are called at
-// /metadata, and a VNet without a resolver is skipped, not dropped.
+// /metadata, DICOM hosts get a TLS check, and a VNet without a resolver is
+// skipped, not dropped.
 func TestRunDerivesSubjectFromEndpoint(t *testing.T) {
 	f := guideWorld()
 	ws := sub + "/resourceGroups/rg-fhir/providers/Microsoft.HealthcareApis/workspaces/ws1"
@@ -250,6 +251,8 @@ func TestRunDerivesSubjectFromEndpoint(t *testing.T) {
 		"skipped dns ws1-fhir1.fhir.azurehealthcareapis.com from hub-vnet (the endpoint's VNet)",
 		"skipped dns ws1-dicom1.dicom.azurehealthcareapis.com from hub-vnet (the endpoint's VNet)",
 		"skipped http GET https://ws1-fhir1.fhir.azurehealthcareapis.com/metadata from hub-vnet (the endpoint's VNet)",
+		// DICOM: a TLS handshake, never an HTTP request (dicom.go)
+		"skipped tls ws1-dicom1.dicom.azurehealthcareapis.com:443 from hub-vnet (the endpoint's VNet)",
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("network checks (-got +want):\n%s", diff)

@@ -78,7 +78,7 @@ type check struct {
 // Run verifies the subject: it reads the ARM state it needs (bounded by the
 // timeout), then runs every applicable check concurrently, each bounded by
 // the timeout, and returns the report with the checks in a fixed order
-// (ARM, DNS, HTTP, public probe). The report says attempt 1; see RunAttempt.
+// (ARM, DNS, HTTP, DICOM TLS, public probe). The report says attempt 1; see RunAttempt.
 func (v *Verifier) Run(ctx context.Context, s Subject) Report {
 	return v.RunAttempt(ctx, s, 1)
 }
@@ -366,6 +366,19 @@ func (v *Verifier) plan(w *world) []check {
 			cs = append(cs, check{name: "http GET " + u + p.label, run: func(ctx context.Context) CheckResult {
 				return v.checkMetadata(ctx, v.client(p.resolver), u)
 			}})
+		}
+	}
+	for _, p := range paths { // DICOM names: a TLS handshake, no HTTP request (dicom.go)
+		for _, f := range fqdns {
+			if !isDICOMHost(f) {
+				continue
+			}
+			name := "tls " + f + ":443" + p.label
+			if p.vnetID != "" && p.resolver == "" {
+				cs = append(cs, skipped(name, "no resolver known for this VNet"))
+				continue
+			}
+			cs = append(cs, check{name: name, run: func(ctx context.Context) CheckResult { return v.checkTLS(ctx, p.resolver, f) }})
 		}
 	}
 	if w.s.PublicURL != "" {

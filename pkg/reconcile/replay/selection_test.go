@@ -1,0 +1,90 @@
+package replay
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plautopilot/autopilot/pkg/policy"
+)
+
+// selectionPolicy is the example policy leaving public access alone by
+// default, with one selection of targets.publicNetworkAccessBy.
+func selectionPolicy(t *testing.T, match string) *policy.Policy {
+	t.Helper()
+	raw, err := os.ReadFile(root + "examples/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(raw), "  allOfType: [workspaces]\n", `  allOfType: [workspaces]
+  publicNetworkAccessBy:
+    - name: close-retiring-services
+      match: `+match+`
+      mode: disableAfterVerification
+`, 1)
+	if src == string(raw) {
+		t.Fatal("examples/policy.yaml has no allOfType line to extend")
+	}
+	p, err := policy.Parse("selection.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Replay of the legacy service fhirserverxxx (public access Enabled, one
+// approved endpoint, tagged retiring): a selection matching it by type and
+// tag shows public-access-open naming the selection, with a verification
+// scheduled and no disable-public-access (replay runs no verification);
+// with a selection that does not match it, the default (leave) applies and
+// public access is not looked at.
+func TestReplayPublicAccessBySelection(t *testing.T) {
+	for _, tc := range []struct {
+		name, match string
+		open        bool
+	}{
+		{"selected", `{types: [services], tags: {retiring: "2026-09-30"}}`, true},
+		{"not selected", `{types: [services], tags: {retiring: "2027-01-01"}}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb := publicScenario(t, "Enabled")
+			if err := sb.Delete(peAppLegID); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), Options{Sandbox: sb, Policy: selectionPolicy(t, tc.match),
+				Deliveries: deliveries(t, "connection-write-service.eventgrid.json"),
+				Start:      time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC), Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var open []Line
+			for _, l := range rep.Lines {
+				switch l.Action {
+				case "public-access-open":
+					open = append(open, l)
+				case "disable-public-access":
+					t.Errorf("public access disabled without a verification: %+v", l)
+				}
+			}
+			if !tc.open {
+				if len(open) != 0 {
+					t.Errorf("a target no selection matches (default leave) was looked at: %+v", open)
+				}
+				return
+			}
+			if len(open) != 1 || open[0].Rule != "close-retiring-services" ||
+				!strings.Contains(open[0].Reason, `publicNetworkAccessBy selection "close-retiring-services" is disableAfterVerification`) {
+				t.Fatalf("public-access-open lines %+v: want one naming the selection", open)
+			}
+			if rep.Summary.VerifyQueued == 0 {
+				t.Errorf("no verification queued: the selection's target is never closed")
+			}
+			raw, _ := sb.Get(legacyID)
+			if !strings.Contains(string(raw), `"publicNetworkAccess":"Enabled"`) {
+				t.Errorf("public access changed before a verification: %s", raw)
+			}
+		})
+	}
+}
