@@ -37,8 +37,9 @@ func selectionPolicy(t *testing.T, match string) *policy.Policy {
 // Replay of the legacy service fhirserverxxx (public access Enabled, one
 // approved endpoint, tagged retiring): a selection matching it by type and
 // tag shows public-access-open naming the selection, with a verification
-// scheduled and no disable-public-access (replay runs no verification);
-// with a selection that does not match it, the default (leave) applies and
+// scheduled; replay runs that verification (as production does) and only
+// after it passed is public access disabled, under the selection's name.
+// With a selection that does not match it, the default (leave) applies and
 // public access is not looked at.
 func TestReplayPublicAccessBySelection(t *testing.T) {
 	for _, tc := range []struct {
@@ -59,18 +60,28 @@ func TestReplayPublicAccessBySelection(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var open []Line
+			var open, disable []Line
+			passed := false
 			for _, l := range rep.Lines {
 				switch l.Action {
 				case "public-access-open":
 					open = append(open, l)
+				case ActionVerify:
+					passed = passed || (l.Result == "passed" && strings.EqualFold(l.Target, legacyID))
 				case "disable-public-access":
-					t.Errorf("public access disabled without a verification: %+v", l)
+					if !passed {
+						t.Errorf("public access disabled before a verification passed: %+v", l)
+					}
+					disable = append(disable, l)
 				}
 			}
+			raw, _ := sb.Get(legacyID)
 			if !tc.open {
-				if len(open) != 0 {
-					t.Errorf("a target no selection matches (default leave) was looked at: %+v", open)
+				if len(open) != 0 || len(disable) != 0 {
+					t.Errorf("a target no selection matches (default leave) was looked at: %+v %+v", open, disable)
+				}
+				if !strings.Contains(string(raw), `"publicNetworkAccess":"Enabled"`) {
+					t.Errorf("public access of a target no selection matches changed: %s", raw)
 				}
 				return
 			}
@@ -78,12 +89,11 @@ func TestReplayPublicAccessBySelection(t *testing.T) {
 				!strings.Contains(open[0].Reason, `publicNetworkAccessBy selection "close-retiring-services" is disableAfterVerification`) {
 				t.Fatalf("public-access-open lines %+v: want one naming the selection", open)
 			}
-			if rep.Summary.VerifyQueued == 0 {
-				t.Errorf("no verification queued: the selection's target is never closed")
+			if len(disable) != 1 || disable[0].Rule != "close-retiring-services" || disable[0].Result != "applied" {
+				t.Fatalf("disable-public-access lines %+v: want one, applied, naming the selection", disable)
 			}
-			raw, _ := sb.Get(legacyID)
-			if !strings.Contains(string(raw), `"publicNetworkAccess":"Enabled"`) {
-				t.Errorf("public access changed before a verification: %s", raw)
+			if !strings.Contains(string(raw), `"publicNetworkAccess":"Disabled"`) {
+				t.Errorf("public access not Disabled after the passing verification: %s", raw)
 			}
 		})
 	}
