@@ -35,6 +35,11 @@ type Sandbox struct {
 	linkReads int
 	retry     policy.RetryOptions
 
+	// publicDelay and publicChanges model the propagation of
+	// publicNetworkAccess to the data plane (public.go).
+	publicDelay   time.Duration
+	publicChanges map[string]publicChange
+
 	faults   Faults
 	ruleHits []int
 	// failingOps are long-running operations an LRO fault accepted, by
@@ -69,8 +74,11 @@ func WithLROPolls(n int) Option { return func(s *Sandbox) { s.lroPolls = n } }
 // WithLinkInProgressReads makes new VNet links read "InProgress" for n GETs.
 func WithLinkInProgressReads(n int) Option { return func(s *Sandbox) { s.linkReads = n } }
 
-// WithRetryOptions sets the retry options ClientOptions returns.
-func WithRetryOptions(o policy.RetryOptions) Option { return func(s *Sandbox) { s.retry = o } }
+// WithPublicAccessDelay sets how long a change of a target's
+// publicNetworkAccess takes to reach its public listener (default
+// DefaultPublicAccessDelay, or the scenario's publicAccessDelay), measured
+// on the sandbox's clock.
+func WithPublicAccessDelay(d time.Duration) Option { return func(s *Sandbox) { s.publicDelay = d } }
 
 // WithFaultRules adds fault rules to the scenario's.
 func WithFaultRules(rules ...FaultRule) Option {
@@ -113,16 +121,24 @@ func New(sc *Scenario, opts ...Option) (*Sandbox, error) {
 		buckets:   map[string]*bucket{},
 		cred:      &azfake.TokenCredential{},
 
-		failingOps: map[string]*armError{},
+		failingOps:    map[string]*armError{},
+		publicDelay:   DefaultPublicAccessDelay,
+		publicChanges: map[string]publicChange{},
 		retry: policy.RetryOptions{
 			MaxRetries:    3,
 			RetryDelay:    10 * time.Millisecond,
 			MaxRetryDelay: 2 * time.Second,
 		},
 	}
+	if sc.PublicAccessDelay != nil {
+		s.publicDelay = time.Duration(*sc.PublicAccessDelay)
+	}
 	s.faults.Rules = append([]FaultRule(nil), s.faults.Rules...)
 	for _, o := range opts {
 		o(s)
+	}
+	if s.publicDelay < 0 {
+		return nil, fmt.Errorf("%s: publicAccessDelay %s is negative", sourceOr(sc.source), s.publicDelay)
 	}
 	s.ruleHits = make([]int, len(s.faults.Rules))
 	s.rng = rand.New(rand.NewPCG(uint64(s.faults.Seed), 0x5eed))
@@ -238,6 +254,9 @@ func (s *Sandbox) Put(resource json.RawMessage) error {
 	defer s.mu.Unlock()
 	if field, msg := validate(m); field != "" {
 		return fmt.Errorf("put %s: field %s: %s", id, field, msg)
+	}
+	if e := s.lookup(id); e != nil && (e.typ == tWorkspace || e.typ == tService) && !strings.EqualFold(publicSetting(e.body), publicSetting(m)) {
+		s.notePublicChange(e) // a person turning public access on or off
 	}
 	if _, aerr := s.put(id, m, cond{}, fromUser); aerr != nil {
 		return fmt.Errorf("put %s: %w", id, aerr)

@@ -66,13 +66,6 @@ func (s *Sandbox) Stats() Stats {
 	return c
 }
 
-// ResetStats zeroes the counters.
-func (s *Sandbox) ResetStats() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats = newStats()
-}
-
 // call is one classified request.
 type call struct {
 	req    *http.Request
