@@ -104,16 +104,19 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 		if arm, err = azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: 10 * time.Millisecond, Logger: &log}); err != nil {
 			return nil, err
 		}
-		dns := sandboxnet.NewDNSServer(sandboxnet.NewSandboxView(sb))
+		view := sandboxnet.NewSandboxView(sb)
+		dns := sandboxnet.NewDNSServer(view)
 		closers = append(closers, func() { dns.Close() })
-		fhir, err := sandboxnet.NewFHIRServer()
+		fhir, err := sandboxnet.NewFHIRServer(sandboxnet.WithPublicGate(view))
 		if err != nil {
 			return nil, fmt.Errorf("sandbox FHIR server: %w", err)
 		}
 		closers = append(closers, func() { fhir.Close() })
 		tune = func(v *verify.Verifier, r *verify.JobRunner) {
 			v.ResolverFor, v.DialContext, v.RootCAs = dns.AddrFor, fhir.DialContext, fhir.CertPool()
-			r.PublicURL = func(string) string { return fhir.PublicURL() + "/metadata" }
+			// the public probe asks for the target's own host from outside
+			// every VNet: its public listener answers per publicNetworkAccess
+			v.PublicResolver = dns.AddrFor(sandboxnet.InternetVNetID)
 		}
 		log.Info().Str("scenario", o.scenario).Strs("subscriptions", sb.SubscriptionIDs()).Msg("sandbox loaded")
 		sandboxSubs = sb.SubscriptionIDs()
