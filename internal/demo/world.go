@@ -48,7 +48,7 @@ func newWorld(sb *sandbox.Sandbox, pol *policy.Policy, start time.Time, log zero
 	if err != nil {
 		return nil, fmt.Errorf("demo: temporary folder: %w", err)
 	}
-	w := &world{sb: sb, pol: pol, clock: jobs.NewFakeClock(start), dir: dir, mem: outcome.NewMemorySink(10000)}
+	w := &world{sb: sb, pol: pol, clock: worldClock(sb, start), dir: dir, mem: outcome.NewMemorySink(10000)}
 	fail := func(err error) (*world, error) { w.Close(); return nil, err }
 	w.store, err = embedded.Open(filepath.Join(dir, "queue.db"), embedded.Options{Clock: w.clock, NoSync: true, MaxDeliveries: 50})
 	if err != nil {
