@@ -125,7 +125,9 @@ func TestPublicAccessClosedOnlyAfterVerification(t *testing.T) {
 	if len(evs) != 1 || evs[0].Data.Rule != "publicNetworkAccess" || !strings.Contains(evs[0].Data.Reason, "verified") {
 		t.Fatalf("public-access-disabled events %+v: want one, rule publicNetworkAccess, a reason naming the verification", evs)
 	}
-	passed := w.eventIndex(func(e outcome.Event) bool { return e.Type == outcome.VerifyPassed && strings.EqualFold(e.Subject, workspaceID) })
+	passed := w.eventIndex(func(e outcome.Event) bool {
+		return e.Type == outcome.VerifyPassed && strings.EqualFold(e.Subject, workspaceID)
+	})
 	disabled := w.eventIndex(func(e outcome.Event) bool { return e.Type == outcome.PublicAccessDisabled })
 	if passed < 0 || disabled < passed {
 		t.Fatalf("event order: first workspace verify.passed at %d, public-access-disabled at %d; want the disable after it", passed, disabled)
