@@ -204,7 +204,7 @@ func (v *Verifier) checkPublic(ctx context.Context, c *http.Client, url string) 
 		res.Status = StatusPass
 	case a.status == http.StatusOK && a.isCapabilityStatement():
 		res.Status, res.Retryable = StatusFail, true
-		res.Diagnosis = "public access is still allowed: the FHIR server answered over the public path; blocking takes up to 5 minutes after an approved endpoint exists or public network access is disabled, otherwise disable public network access on the FHIR resource"
+		res.Diagnosis = "public access is still allowed: the FHIR server answered over the public path; blocking takes up to 5 minutes after public network access is disabled; if that was longer ago, check publicNetworkAccess on the FHIR resource"
 	default:
 		res.Status = StatusFail
 		res.Diagnosis = fmt.Sprintf("the public path answered %d, not 403: check the public URL", a.status)
