@@ -178,13 +178,12 @@ func (f *FHIRServer) servePublic(w http.ResponseWriter, r *http.Request) {
 	f.publicHits.Add(1)
 	host := hostOf(r)
 	if f.gate != nil {
-		target, refused, ok := f.gate.PublicAccess(host)
+		_, refused, ok := f.gate.PublicAccess(host)
 		switch {
 		case !ok:
 			outcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("no FHIR service of the sandbox is named %s", host))
 			return
 		case !refused:
-			w.Header().Set("X-Sandbox-Target", targetLabel(target))
 			serveMetadata(w, r)
 			return
 		}

@@ -1,10 +1,6 @@
 package sandboxnet
 
-import (
-	"strings"
-
-	"github.com/plautopilot/autopilot/pkg/core"
-)
+import "strings"
 
 // PublicGate tells the FHIR server's public listener what a client from
 // the internet gets for a host name.
@@ -43,6 +39,3 @@ func publicName(host string) string {
 	}
 	return host
 }
-
-// targetLabel names a target in a diagnostic.
-func targetLabel(id string) string { return core.NameOf(id) }
