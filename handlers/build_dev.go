@@ -43,8 +43,9 @@ func openSandbox(o standaloneOptions, log zerolog.Logger) (*sandboxBackend, erro
 	if err != nil {
 		return nil, err
 	}
-	dns := sandboxnet.NewDNSServer(sandboxnet.NewSandboxView(sb))
-	fhir, err := sandboxnet.NewFHIRServer()
+	view := sandboxnet.NewSandboxView(sb)
+	dns := sandboxnet.NewDNSServer(view)
+	fhir, err := sandboxnet.NewFHIRServer(sandboxnet.WithPublicGate(view))
 	if err != nil {
 		dns.Close()
 		return nil, fmt.Errorf("sandbox FHIR server: %w", err)
@@ -54,7 +55,9 @@ func openSandbox(o standaloneOptions, log zerolog.Logger) (*sandboxBackend, erro
 		arm: arm,
 		tune: func(v *verify.Verifier, r *verify.JobRunner) {
 			v.ResolverFor, v.DialContext, v.RootCAs = dns.AddrFor, fhir.DialContext, fhir.CertPool()
-			r.PublicURL = func(string) string { return fhir.PublicURL() + "/metadata" }
+			// the public probe asks for the target's own host from outside
+			// every VNet: its public listener answers per publicNetworkAccess
+			v.PublicResolver = dns.AddrFor(sandboxnet.InternetVNetID)
 		},
 		line: fmt.Sprintf("sandbox network: DNS one loopback resolver per VNet (%s); FHIR private %s, public %s (CA: the sandbox's own)",
 			sandboxDNSAddrs(dns, arm, sb.SubscriptionIDs()), fhir.PrivateURL(), fhir.PublicURL()),

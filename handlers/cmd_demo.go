@@ -18,10 +18,12 @@ const demoUsage = `usage: handler demo [--scenario FILE] [--policy FILE] [--json
 
 Plays the private link guide's story on the embedded sandbox (no Azure
 needed): an allowed endpoint request approved, an unknown one rejected, a
-VNet peered with the hub linked, and the production verification checks
-before and after (DNS per VNet, GET /metadata, public access refused).
-Defaults: testdata/scenarios/guide.yaml and examples/policy.yaml of this
-repository (found from the working directory).
+VNet peered with the hub linked, the production verification checks before
+and after (DNS per VNet, GET /metadata), public access closed once private
+access is verified and refused (403) after the delay, and the last private
+path guard.
+Defaults: testdata/scenarios/guide.yaml and examples/demo-policy.yaml of
+this repository (found from the working directory).
 Exit status: 0 when the story went as expected, 1 when it did not (the
 transcript lists what differed), 2 on bad usage or inputs.
 

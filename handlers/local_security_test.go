@@ -14,8 +14,8 @@ import (
 
 	"github.com/plautopilot/autopilot/internal/guidetest"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/events"
-	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/rs/zerolog"
@@ -50,7 +50,7 @@ func TestLocalKeyRequiredOffLoopback(t *testing.T) {
 // queue and ARM is not written.
 func TestLocalForgedEventWithoutKeyRefused(t *testing.T) {
 	gw := guidetest.New(t)
-	clock := jobs.NewFakeClock(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
+	clock := clock.NewFake(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

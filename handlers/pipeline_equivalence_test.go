@@ -18,6 +18,7 @@ import (
 	"github.com/plautopilot/autopilot/internal/guidetest"
 	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
@@ -138,7 +139,7 @@ func actionsOf(evs []outcome.Event) []string {
 func runThroughFunctions(t *testing.T, pol *policy.Policy, stream [][]byte, start time.Time) (actions []string, dead []jobs.DeadLetter) {
 	t.Helper()
 	gw := guidetest.New(t)
-	clock := jobs.NewFakeClock(start)
+	clock := clock.NewFake(start)
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

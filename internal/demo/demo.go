@@ -26,7 +26,7 @@ import (
 // Default inputs, relative to the module root.
 const (
 	DefaultScenario = "testdata/scenarios/guide.yaml"
-	DefaultPolicy   = "examples/policy.yaml"
+	DefaultPolicy   = "examples/demo-policy.yaml"
 	modulePath      = "github.com/plautopilot/autopilot"
 )
 
@@ -42,6 +42,11 @@ type Options struct {
 	Policy   string
 	// Log receives the autopilot's structured logs (zero: none).
 	Log zerolog.Logger
+	// PublicAccessDelay, when positive, replaces the scenario's
+	// publicAccessDelay: how long the sandbox takes to block public
+	// traffic after publicNetworkAccess is set to Disabled (simulated
+	// time; default 5 minutes, the guide's "up to 5 minutes").
+	PublicAccessDelay time.Duration
 }
 
 // Decision is a connection decision the story observed.
@@ -108,6 +113,9 @@ type Result struct {
 	Links      []Link     `json:"links"`
 	ZoneGroups []string   `json:"zoneGroups"`
 	Checks     []Check    `json:"checks"`
+	// PublicAccess lists the public door closed, the revocations the last
+	// private path guard withheld and the targets left unreachable.
+	PublicAccess []PublicStep `json:"publicAccess"`
 	// ARMReads and ARMWrites count the sandbox's HTTP requests (reads
 	// include LRO polls, writes include deletes); SandboxRequests says the
 	// same under a name that says so (docs/vocabulary.md).
@@ -179,7 +187,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if out == nil {
 		out = io.Discard
 	}
-	sb, err := sandbox.Load(res.Scenario)
+	sb, err := loadSandbox(res.Scenario, o.PublicAccessDelay)
 	if err != nil {
 		return res, fmt.Errorf("demo: scenario: %w", err)
 	}
@@ -384,8 +392,8 @@ func (s *story) play(ctx context.Context) error {
 	}
 
 	// 4. verification
-	return s.step(4, "Verification: the scheduled checks run (simulated time moves on)", "", func() error {
-		if err := s.drainAll(ctx); err != nil {
+	err = s.step(4, "Verification: the scheduled checks run (simulated time moves on); private access proven, the public door still open", "", func() error {
+		if err := s.drain(ctx, s.w.vq); err != nil {
 			return err
 		}
 		after, err := s.nslookup(ctx, "after the link")
@@ -403,17 +411,38 @@ func (s *story) play(ctx context.Context) error {
 			s.problem("after its link spoke-new-vnet resolves %s -> %v, want the alias in %s and %s", strings.Join(ws.Chain, " -> "), ws.IPs, fhirZone, appIP)
 		}
 		s.showEvidence(ctx)
-		if dl := w.deadLetters(ctx); len(dl) > 0 {
-			for _, d := range dl {
-				s.problem("job %s %s %s dead-lettered: %s %s", d.Job.Kind, d.Job.Subject, core.NameOf(d.Job.TargetID), d.Reason, d.Description)
-			}
-		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+
+	// 5-8. the public door, and the last private one
+	steps := []struct {
+		title, event string
+		fn           func(context.Context) error
+	}{
+		{"Closing the public door: disable-public-access, only after that passing verification", "", s.closePublicDoor},
+		{"Proving it: the public probe refused with 403 after the propagation delay", "", s.prove403},
+		{"The guard: a rule would revoke the last private path of a target with public access Disabled", opEndpointWrite, s.guard},
+		{"The last endpoint deleted anyway: target.unreachable at once", opEndpointDelete, s.lastEndpointDeleted},
+	}
+	for i, st := range steps {
+		if err := s.step(5+i, st.title, st.event, func() error { return st.fn(ctx) }); err != nil {
+			return err
+		}
+	}
+	if dl := w.deadLetters(ctx); len(dl) > 0 {
+		for _, d := range dl {
+			s.problem("job %s %s %s dead-lettered: %s %s", d.Job.Kind, d.Job.Subject, core.NameOf(d.Job.TargetID), d.Reason, d.Description)
+		}
+	}
+	return nil
 }
 
-// drainAll runs every queued job, printing what each run published.
-func (s *story) drainAll(ctx context.Context) error {
+// drain runs every job of the queues, moving simulated time to each
+// scheduled one and printing what each run published.
+func (s *story) drain(ctx context.Context, queues ...jobs.Queue) error {
 	h := func(ctx context.Context, d jobs.Delivery) jobs.Settlement {
 		var o jobs.Settlement
 		if d.Job.Kind == jobs.KindVerify {
@@ -424,9 +453,12 @@ func (s *story) drainAll(ctx context.Context) error {
 		s.showOutcomes()
 		return o
 	}
-	_, err := jobs.Drain(ctx, h, jobs.DrainOptions{Clock: s.w.clock}, s.w.rq, s.w.vq)
+	_, err := jobs.Drain(ctx, h, jobs.DrainOptions{Clock: s.w.clock}, queues...)
 	return err
 }
+
+// drainAll runs every queued job, printing what each run published.
+func (s *story) drainAll(ctx context.Context) error { return s.drain(ctx, s.w.rq, s.w.vq) }
 
 // nslookup asks spoke-new-vnet's resolver for the legacy FHIR host, as the
 // guide's nslookup from a VM there.
@@ -496,43 +528,57 @@ func (s *story) showOutcomes() []outcome.Event {
 				why += ": " + e.Data.Reason
 			}
 			p.ok("%s %s to %s (rule %s)", verb, name, core.NameOf(e.Data.Zone), why)
-		case outcome.VerifyPassed, outcome.VerifyFailed, verify.VerifyRetry, outcome.SubjectGone:
-			c := Check{Time: e.Time, Subject: name, Attempt: e.Data.Attempt, JobID: e.Data.JobID, Trigger: "scheduled",
-				Status: e.Data.Result, Summary: e.Data.Reason, Diagnosis: e.Data.Error, run: e.Data.CorrelationID + "|" + e.Subject}
-			if s.requested[e.Data.CorrelationID] {
-				c.Trigger = "requested"
+		case outcome.SubjectGone:
+			if e.Data.Rule == "" { // the reconciler's: a deleted subject
+				p.say("%s is gone (deleted): %s", name, e.Data.Reason)
+				continue
 			}
-			if e.Type == outcome.SubjectGone {
-				c.Status = "gone"
-			}
-			if slices.ContainsFunc(s.res.Checks, func(o Check) bool { return o.run == c.run && o.Attempt == c.Attempt }) {
-				continue // an attempt delivered twice: listed once
-			}
-			s.res.Checks = append(s.res.Checks, c)
-			line := fmt.Sprintf("verification of %s (attempt %d): %s, %s", name, c.Attempt, strings.ToUpper(c.Status), c.Summary)
-			switch e.Type {
-			case outcome.VerifyPassed:
-				p.ok("%s", line)
-			case verify.VerifyRetry:
-				p.warn("%s", line)
-				p.detail("next:", e.Data.Description)
-			default:
-				p.bad("%s", line)
-			}
-			if e.Type != outcome.VerifyPassed {
-				// A retry shows the VNet link and DNS findings (the rest
-				// follows from them); a failure shows every diagnosis.
-				for _, d := range strings.Split(e.Data.Error, "; ") {
-					if e.Type != verify.VerifyRetry || strings.HasPrefix(d, "arm vnet links") || strings.HasPrefix(d, "dns ") {
-						p.detail("diagnosis:", d)
-					}
-				}
-			}
+			s.showCheck(e, name)
+		case outcome.VerifyPassed, outcome.VerifyFailed, verify.VerifyRetry:
+			s.showCheck(e, name)
 		case outcome.JobFailed:
 			s.problem("job failed: %s %s: %s", name, e.Data.Reason, e.Data.Error)
+		default:
+			s.showPublic(e)
 		}
 	}
 	return fresh
+}
+
+// showCheck prints and records a verification run's outcome event.
+func (s *story) showCheck(e outcome.Event, name string) {
+	p := s.p
+	c := Check{Time: e.Time, Subject: name, Attempt: e.Data.Attempt, JobID: e.Data.JobID, Trigger: "scheduled",
+		Status: e.Data.Result, Summary: e.Data.Reason, Diagnosis: e.Data.Error, run: e.Data.CorrelationID + "|" + e.Subject}
+	if s.requested[e.Data.CorrelationID] {
+		c.Trigger = "requested"
+	}
+	if e.Type == outcome.SubjectGone {
+		c.Status = "gone"
+	}
+	if slices.ContainsFunc(s.res.Checks, func(o Check) bool { return o.run == c.run && o.Attempt == c.Attempt }) {
+		return // an attempt delivered twice: listed once
+	}
+	s.res.Checks = append(s.res.Checks, c)
+	line := fmt.Sprintf("verification of %s (attempt %d): %s, %s", name, c.Attempt, strings.ToUpper(c.Status), c.Summary)
+	switch e.Type {
+	case outcome.VerifyPassed:
+		p.ok("%s", line)
+	case verify.VerifyRetry:
+		p.warn("%s", line)
+		p.detail("next:", e.Data.Description)
+	default:
+		p.bad("%s", line)
+	}
+	if e.Type != outcome.VerifyPassed {
+		// A retry shows the VNet link and DNS findings (the rest
+		// follows from them); a failure shows every diagnosis.
+		for _, d := range strings.Split(e.Data.Error, "; ") {
+			if d != "" && (e.Type != verify.VerifyRetry || strings.HasPrefix(d, "arm vnet links") || strings.HasPrefix(d, "dns ")) {
+				p.detail("diagnosis:", d)
+			}
+		}
+	}
 }
 
 // decision returns the last decision about the endpoint named ep.
@@ -615,10 +661,10 @@ func reportTitle(r verify.Report) string {
 	return strings.Join(r.Subject.FQDNs, ", ")
 }
 
-// summary prints step 5.
+// summary prints step 9.
 func (s *story) summary() {
 	p, res := s.p, s.res
-	p.heading(5, "Summary")
+	p.heading(9, "Summary")
 	p.say("decisions")
 	var rows [][]string
 	for _, d := range res.Decisions {
@@ -631,9 +677,19 @@ func (s *story) summary() {
 		rows = append(rows, []string{"link", l.VNet, l.Zone, l.Rule})
 	}
 	for _, z := range res.ZoneGroups {
-		rows = append(rows, []string{"zone group", z, s.zoneGroupZones[z], "zoneGroup"}) // the rule name the reconciler records (docs/vocabulary.md)
+		rows = append(rows, []string{"zone group", z, shortZones(s.zoneGroupZones[z]), "zoneGroup"}) // the rule name the reconciler records (docs/vocabulary.md)
 	}
 	p.table([]string{"change", "resource", "zone", "rule"}, rows)
+	p.say("public access and the last private path")
+	rows = nil
+	for _, ps := range res.PublicAccess {
+		ev := ps.Event
+		if ps.Severity != "" {
+			ev += " (" + ps.Severity + ")"
+		}
+		rows = append(rows, []string{ps.Time.UTC().Format("15:04:05"), ps.Target, ev, ps.Rule})
+	}
+	p.table([]string{"time", "target", "event", "rule"}, rows)
 	p.say("verification runs")
 	rows = nil
 	sortChecks(res.Checks)
@@ -689,4 +745,23 @@ func sortChecks(cs []Check) {
 		}
 		return a.Time.Compare(b.Time)
 	})
+}
+
+// shortZones shortens a zone group's zone list for the summary table by
+// naming the service each zone of the private DNS table serves
+// ("privatelink zones of workspace, fhir, dicom"); a list with a zone the
+// table lacks is shown as it is.
+func shortZones(list string) string {
+	var svcs []string
+	for _, name := range strings.Split(list, ",") {
+		z, ok := core.ZoneByName(strings.TrimSpace(name))
+		if !ok {
+			return list
+		}
+		svcs = append(svcs, string(z.Service))
+	}
+	if len(svcs) < 2 {
+		return list
+	}
+	return "privatelink zones of " + strings.Join(svcs, ", ")
 }

@@ -46,6 +46,17 @@ func TestDemoStory(t *testing.T) {
 		"CapabilityStatement",
 		"4.0.1",
 		"403",
+		// the public door: open while Enabled, closed by its rule after the
+		// passing verification, refused only after the propagation delay
+		"GET https://contoso-health-patients.fhir.azurehealthcareapis.com/metadata from the internet (public network access Enabled): 200 OK, CapabilityStatement 4.0.1",
+		"public network access of contoso-health set to Disabled by rule publicNetworkAccess (applied)",
+		"from the internet (right after, still propagating): 200 OK",
+		"from the internet (after the delay): 403 Forbidden, \"Access to contoso-health-patients was denied.\"",
+		// the guard, and the outage it cannot prevent
+		"guard-last-private-path: pe-app-fhir stays approved on contoso-health; rule revoke-decommissioned-vnets withheld",
+		"CRITICAL target.unreachable: contoso-health",
+		"the autopilot never re-enables public access by itself",
+		"zone group pe-app-fhir privatelink zones of dicom, fhir, workspace zoneGroup",
 		"The story went as expected.",
 	} {
 		if !strings.Contains(transcript, want) {
@@ -55,8 +66,20 @@ func TestDemoStory(t *testing.T) {
 	if strings.Contains(out.String(), "\x1b[") {
 		t.Errorf("colour codes in a transcript not asked for colour")
 	}
-	if len(res.Steps) != 4 || res.ARMWrites == 0 {
-		t.Errorf("result: %d steps, %d ARM writes; want 4 steps and some writes", len(res.Steps), res.ARMWrites)
+	if len(res.Steps) != 8 || res.ARMWrites == 0 {
+		t.Errorf("result: %d steps, %d ARM writes; want 8 steps and some writes", len(res.Steps), res.ARMWrites)
+	}
+	var events []string
+	for _, ps := range res.PublicAccess {
+		events = append(events, ps.Target+" "+ps.Event+" "+ps.Rule)
+	}
+	if want := []string{
+		"contoso-health public access open publicNetworkAccess",
+		"contoso-health public access disabled publicNetworkAccess",
+		"contoso-health guarded revoke-decommissioned-vnets",
+		"contoso-health unreachable lastPrivatePath",
+	}; strings.Join(events, "\n") != strings.Join(want, "\n") {
+		t.Errorf("public access events:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
 	}
 	if r := res.SandboxRequests; r.Reads != res.ARMReads || r.Writes+r.Deletes != res.ARMWrites || r.Reads == 0 {
 		t.Errorf("sandboxRequests %+v, want the same requests as armReads %d and armWrites %d (writes and deletes)", r, res.ARMReads, res.ARMWrites)
@@ -140,5 +163,37 @@ func checkVerificationTable(t *testing.T, checks []Check) {
 	}
 	if !strings.Contains(table, "spoke-new-vnet requested try 1 retry\n") || !strings.Contains(table, "spoke-new-vnet requested try 2 pass") {
 		t.Errorf("the requested verification of spoke-new-vnet should show attempt 1 (retry) then 2 (pass):\n%s", table)
+	}
+}
+
+// The demo policy is examples/policy.yaml plus its "demo:" blocks: nothing
+// else may drift between the two.
+func TestDemoPolicyIsThePolicyPlusItsDemoBlocks(t *testing.T) {
+	base, err := os.ReadFile("../../examples/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := os.ReadFile("../../" + DefaultPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	in := false
+	for _, l := range strings.SplitAfter(string(demo), "\n") {
+		switch strings.TrimSpace(l) {
+		case "# demo: begin":
+			in = true
+			continue
+		case "# demo: end":
+			in = false
+			continue
+		}
+		if !in {
+			kept = append(kept, l)
+		}
+	}
+	got := strings.Replace(strings.Join(kept, ""), "connectionRules:\n\n", "connectionRules:\n", 1)
+	if got != string(base) {
+		t.Errorf("%s without its demo blocks differs from examples/policy.yaml:\n%s", DefaultPolicy, got)
 	}
 }

@@ -48,6 +48,7 @@ const (
 	opEndpointWrite   = "Microsoft.Network/privateEndpoints/write"
 	opConnectionWrite = "Microsoft.HealthcareApis/workspaces/privateEndpointConnections/write"
 	opPeeringWrite    = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write"
+	opEndpointDelete  = "Microsoft.Network/privateEndpoints/delete"
 )
 
 // storyStart is the simulated time the story starts at.

@@ -15,6 +15,7 @@ import (
 	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/azure"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
@@ -31,7 +32,7 @@ import (
 type world struct {
 	sb      *sandbox.Sandbox
 	pol     *policy.Policy
-	clock   *jobs.FakeClock
+	clock   *clock.Fake
 	store   *embedded.Store
 	rq, vq  *embedded.Queue
 	svc     *autopilot.Service
@@ -49,7 +50,7 @@ func newWorld(sb *sandbox.Sandbox, pol *policy.Policy, start time.Time, log zero
 	if err != nil {
 		return nil, fmt.Errorf("demo: temporary folder: %w", err)
 	}
-	w := &world{sb: sb, pol: pol, clock: jobs.NewFakeClock(start), dir: dir, mem: outcome.NewMemorySink(10000)}
+	w := &world{sb: sb, pol: pol, clock: worldClock(sb, start), dir: dir, mem: outcome.NewMemorySink(10000)}
 	fail := func(err error) (*world, error) { w.Close(); return nil, err }
 	w.store, err = embedded.Open(filepath.Join(dir, "queue.db"), embedded.Options{Clock: w.clock, NoSync: true, MaxDeliveries: 50})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	nwfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7/fake"
 	dnsfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/privatedns/armprivatedns/fake"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/core"
 )
 
@@ -29,11 +30,16 @@ type Sandbox struct {
 	etagSeq  int
 	cur      *call // the request being dispatched (under mu)
 
-	clock     Clock
+	clock     clock.Sleeper
 	latency   time.Duration
 	lroPolls  int
 	linkReads int
 	retry     policy.RetryOptions
+
+	// publicDelay and publicChanges model the propagation of
+	// publicNetworkAccess to the data plane (public.go).
+	publicDelay   time.Duration
+	publicChanges map[string]publicChange
 
 	faults   Faults
 	ruleHits []int
@@ -56,8 +62,8 @@ type Sandbox struct {
 type Option func(*Sandbox)
 
 // WithClock sets the time source for latency and token buckets (default:
-// RealClock).
-func WithClock(c Clock) Option { return func(s *Sandbox) { s.clock = c } }
+// clock.Real).
+func WithClock(c clock.Sleeper) Option { return func(s *Sandbox) { s.clock = c } }
 
 // WithLatency adds d to every call.
 func WithLatency(d time.Duration) Option { return func(s *Sandbox) { s.latency = d } }
@@ -69,8 +75,11 @@ func WithLROPolls(n int) Option { return func(s *Sandbox) { s.lroPolls = n } }
 // WithLinkInProgressReads makes new VNet links read "InProgress" for n GETs.
 func WithLinkInProgressReads(n int) Option { return func(s *Sandbox) { s.linkReads = n } }
 
-// WithRetryOptions sets the retry options ClientOptions returns.
-func WithRetryOptions(o policy.RetryOptions) Option { return func(s *Sandbox) { s.retry = o } }
+// WithPublicAccessDelay sets how long a change of a target's
+// publicNetworkAccess takes to reach its public listener (default
+// DefaultPublicAccessDelay, or the scenario's publicAccessDelay), measured
+// on the sandbox's clock.
+func WithPublicAccessDelay(d time.Duration) Option { return func(s *Sandbox) { s.publicDelay = d } }
 
 // WithFaultRules adds fault rules to the scenario's.
 func WithFaultRules(rules ...FaultRule) Option {
@@ -104,7 +113,7 @@ func New(sc *Scenario, opts ...Option) (*Sandbox, error) {
 	}
 	s := &Sandbox{
 		res:       map[string]*entry{},
-		clock:     RealClock{},
+		clock:     clock.Real{},
 		latency:   time.Duration(sc.Latency),
 		lroPolls:  sc.LROPolls,
 		linkReads: sc.LinkInProgressReads,
@@ -113,16 +122,24 @@ func New(sc *Scenario, opts ...Option) (*Sandbox, error) {
 		buckets:   map[string]*bucket{},
 		cred:      &azfake.TokenCredential{},
 
-		failingOps: map[string]*armError{},
+		failingOps:    map[string]*armError{},
+		publicDelay:   DefaultPublicAccessDelay,
+		publicChanges: map[string]publicChange{},
 		retry: policy.RetryOptions{
 			MaxRetries:    3,
 			RetryDelay:    10 * time.Millisecond,
 			MaxRetryDelay: 2 * time.Second,
 		},
 	}
+	if sc.PublicAccessDelay != nil {
+		s.publicDelay = time.Duration(*sc.PublicAccessDelay)
+	}
 	s.faults.Rules = append([]FaultRule(nil), s.faults.Rules...)
 	for _, o := range opts {
 		o(s)
+	}
+	if s.publicDelay < 0 {
+		return nil, fmt.Errorf("%s: publicAccessDelay %s is negative", sourceOr(sc.source), s.publicDelay)
 	}
 	s.ruleHits = make([]int, len(s.faults.Rules))
 	s.rng = rand.New(rand.NewPCG(uint64(s.faults.Seed), 0x5eed))
@@ -154,7 +171,7 @@ func (s *Sandbox) ClientOptions() *arm.ClientOptions {
 }
 
 // Clock returns the sandbox's time source.
-func (s *Sandbox) Clock() Clock { return s.clock }
+func (s *Sandbox) Clock() clock.Sleeper { return s.clock }
 
 // Warnings lists what loading noticed but accepted (unknown types,
 // inconsistencies between resources).
@@ -238,6 +255,9 @@ func (s *Sandbox) Put(resource json.RawMessage) error {
 	defer s.mu.Unlock()
 	if field, msg := validate(m); field != "" {
 		return fmt.Errorf("put %s: field %s: %s", id, field, msg)
+	}
+	if e := s.lookup(id); e != nil && (e.typ == tWorkspace || e.typ == tService) && !strings.EqualFold(publicSetting(e.body), publicSetting(m)) {
+		s.notePublicChange(e) // a person turning public access on or off
 	}
 	if _, aerr := s.put(id, m, cond{}, fromUser); aerr != nil {
 		return fmt.Errorf("put %s: %w", id, aerr)

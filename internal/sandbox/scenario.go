@@ -29,6 +29,11 @@ type Scenario struct {
 	// LinkInProgressReads makes a newly created VNet link read as
 	// "InProgress" for this many GETs before "Completed".
 	LinkInProgressReads int `json:"linkInProgressReads,omitempty"`
+	// PublicAccessDelay is how long a change of a target's
+	// publicNetworkAccess takes to reach its public listener (the guide:
+	// "up to 5 minutes"); until then public clients get what they got
+	// before. Unset: DefaultPublicAccessDelay; "0s": at once.
+	PublicAccessDelay *Duration `json:"publicAccessDelay,omitempty"`
 
 	// source names the file the scenario came from, for error messages.
 	source string

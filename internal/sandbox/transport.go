@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,13 +65,6 @@ func (s *Sandbox) Stats() Stats {
 		c.Faults[k] = v
 	}
 	return c
-}
-
-// ResetStats zeroes the counters.
-func (s *Sandbox) ResetStats() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats = newStats()
 }
 
 // call is one classified request.
@@ -170,8 +164,13 @@ func (t *transport) Do(req *http.Request) (*http.Response, error) {
 	default:
 		inner = s.nw
 	}
+	// The SDK's fake servers dispatch in a goroutine and return early when
+	// the request's context ends, leaving that goroutine reading s.cur and
+	// the state after the lock is released (a nil-pointer panic seen under
+	// the load test). The in-memory dispatch is instant: it runs to the end
+	// whatever the caller's context does.
 	s.cur = c
-	resp, err := inner.Do(req)
+	resp, err := inner.Do(req.WithContext(context.WithoutCancel(req.Context())))
 	s.cur = nil
 	var aerr *armError
 	if errors.As(err, &aerr) {

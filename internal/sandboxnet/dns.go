@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 
@@ -55,8 +54,7 @@ type View interface {
 // A VNet linked only to another zone (the legacy one, for a workspace FHIR
 // name) gets the public answer: Azure never looks there for that name.
 type DNSServer struct {
-	view     View
-	publicIP string
+	view View
 
 	mu      sync.Mutex
 	vnets   map[string]*vnetListener
@@ -70,21 +68,10 @@ type vnetListener struct {
 	servers []*dns.Server
 }
 
-// DNSOption configures a DNSServer.
-type DNSOption func(*DNSServer)
-
-// WithPublicIP replaces DefaultPublicIP.
-func WithPublicIP(ip string) DNSOption { return func(d *DNSServer) { d.publicIP = ip } }
-
 // NewDNSServer returns a server answering from view. Listeners start on
 // the first AddrFor or Listen of each VNet; Close stops them all.
-func NewDNSServer(view View, opts ...DNSOption) *DNSServer {
-	d := &DNSServer{view: view, publicIP: DefaultPublicIP,
-		vnets: map[string]*vnetListener{}, aliases: map[string]string{}}
-	for _, o := range opts {
-		o(d)
-	}
-	return d
+func NewDNSServer(view View) *DNSServer {
+	return &DNSServer{view: view, vnets: map[string]*vnetListener{}, aliases: map[string]string{}}
 }
 
 // AddrFor returns the HOST:PORT of the resolver of vnetID, starting it when
@@ -255,7 +242,7 @@ func (d *DNSServer) Answer(vnetID, qname string, qtype uint16) ([]dns.RR, int) {
 	if st <= stageTrafficManager {
 		cname(tm, ca)
 	}
-	a(ca, 60, d.publicIP)
+	a(ca, 60, DefaultPublicIP)
 	return rrs, dns.RcodeSuccess
 }
 
@@ -284,16 +271,4 @@ func (d *DNSServer) classify(name string) (host string, st stage, ok bool) {
 		return host, stagePrivatelink, true
 	}
 	return host, stagePublic, true
-}
-
-// VNets returns the VNets that have a listener, sorted, for diagnostics.
-func (d *DNSServer) VNets() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]string, 0, len(d.vnets))
-	for k := range d.vnets {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -22,19 +22,33 @@ import (
 	"time"
 )
 
-// FHIRServer is the sandbox's FHIR data plane: two loopback TLS listeners,
-// the private one (reached through the private endpoint) serving GET
-// /metadata with a CapabilityStatement, the public one refusing everything
-// with 403 "Access to NAME was denied", as a FHIR server does once public
-// access is off. Its certificate is issued by a CA made at start, valid for
-// *.azurehealthcareapis.com names and 127.0.0.1.
+// FHIRServer is the sandbox's FHIR data plane: two loopback TLS listeners.
+// The private one (reached through the private endpoint) serves GET
+// /metadata with a CapabilityStatement, without authentication as a FHIR
+// server does. The public one answers per target as Azure does: while the
+// target's public network access is enforced Enabled, the same
+// CapabilityStatement; once Disabled is enforced (after the sandbox's
+// propagation delay), 403 "Access to NAME was denied". Without a
+// PublicGate (WithPublicGate) the public listener refuses every host, as a
+// FHIR server whose public access is off. Its certificate is issued by a
+// CA made at start, valid for *.azurehealthcareapis.com names and
+// 127.0.0.1.
 type FHIRServer struct {
 	private, public *httptest.Server
 	caPEM           []byte
 	pool            *x509.CertPool
+	gate            PublicGate
 	privateHits     atomic.Int64
 	publicHits      atomic.Int64
 }
+
+// FHIROption configures a FHIRServer.
+type FHIROption func(*FHIRServer)
+
+// WithPublicGate makes the public listener answer per target from g
+// (NewSandboxView: the sandbox's publicNetworkAccess with its propagation
+// delay).
+func WithPublicGate(g PublicGate) FHIROption { return func(f *FHIRServer) { f.gate = g } }
 
 // DNSNames are the names the sandbox certificate is valid for.
 var DNSNames = []string{
@@ -47,7 +61,7 @@ var DNSNames = []string{
 }
 
 // NewFHIRServer starts both listeners.
-func NewFHIRServer() (*FHIRServer, error) {
+func NewFHIRServer(opts ...FHIROption) (*FHIRServer, error) {
 	cert, caPEM, err := issue(time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("sandbox fhir certificate: %w", err)
@@ -55,6 +69,9 @@ func NewFHIRServer() (*FHIRServer, error) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	f := &FHIRServer{caPEM: caPEM, pool: pool}
+	for _, o := range opts {
+		o(f)
+	}
 	f.private = startTLS(cert, http.HandlerFunc(f.servePrivate))
 	f.public = startTLS(cert, http.HandlerFunc(f.servePublic))
 	return f, nil
@@ -76,9 +93,6 @@ func (f *FHIRServer) PublicURL() string { return f.public.URL }
 
 // CertPool trusts the sandbox certificate (verify.Verifier.RootCAs).
 func (f *FHIRServer) CertPool() *x509.CertPool { return f.pool }
-
-// CAPEM is the sandbox CA certificate in PEM.
-func (f *FHIRServer) CAPEM() []byte { return append([]byte(nil), f.caPEM...) }
 
 // WriteCAFile writes the CA certificate for `handler verify --ca-file`.
 func (f *FHIRServer) WriteCAFile(path string) error {
@@ -145,22 +159,39 @@ func hostOf(r *http.Request) string {
 
 func (f *FHIRServer) servePrivate(w http.ResponseWriter, r *http.Request) {
 	f.privateHits.Add(1)
+	serveMetadata(w, r)
+}
+
+// serveMetadata answers GET /metadata with the CapabilityStatement of the
+// request's host (anonymous, as FHIR's capabilities interaction).
+func serveMetadata(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/metadata" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		outcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("the sandbox FHIR server serves only GET /metadata, not %s %s", r.Method, r.URL.Path))
 		return
 	}
-	host := hostOf(r)
-	writeFHIR(w, http.StatusOK, CapabilityStatement(host))
+	writeFHIR(w, http.StatusOK, CapabilityStatement(hostOf(r)))
 }
 
+// servePublic answers a client from the internet: refused (403) unless the
+// gate says the host's target enforces public network access Enabled.
 func (f *FHIRServer) servePublic(w http.ResponseWriter, r *http.Request) {
 	f.publicHits.Add(1)
-	name := hostOf(r)
-	if i := strings.IndexByte(name, '.'); i > 0 && net.ParseIP(name) == nil {
-		name = name[:i]
+	host := hostOf(r)
+	if f.gate != nil {
+		_, refused, ok := f.gate.PublicAccess(host)
+		switch {
+		case !ok:
+			outcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("no FHIR service of the sandbox is named %s", host))
+			return
+		case !refused:
+			serveMetadata(w, r)
+			return
+		}
 	}
-	outcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("Access to %s was denied.", name))
+	outcome(w, http.StatusForbidden, "forbidden", fmt.Sprintf("Access to %s was denied.", publicName(host)))
 }
+
+func isIP(s string) bool { return net.ParseIP(s) != nil }
 
 func outcome(w http.ResponseWriter, status int, code, diag string) {
 	writeFHIR(w, status, map[string]any{

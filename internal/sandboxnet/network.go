@@ -21,11 +21,12 @@ type Network struct {
 
 // NewNetwork starts the DNS and FHIR servers over sb. Close stops them.
 func NewNetwork(sb *sandbox.Sandbox) (*Network, error) {
-	f, err := NewFHIRServer()
+	view := NewSandboxView(sb)
+	f, err := NewFHIRServer(WithPublicGate(view))
 	if err != nil {
 		return nil, err
 	}
-	n := &Network{DNS: NewDNSServer(NewSandboxView(sb)), FHIR: f}
+	n := &Network{DNS: NewDNSServer(view), FHIR: f}
 	if _, err := n.DNS.Listen(InternetVNetID); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("sandbox network: %w", err)

@@ -48,10 +48,14 @@ type state struct {
 	links   map[string][]string // zone id key -> linked VNet ids (completed)
 	records map[string][]string // zone id key + "|" + relative name -> IPs
 	hosts   map[string]bool     // public host names the sandbox knows
+	// targets maps the public host names of the targets' own services to
+	// the workspace or legacy service whose publicNetworkAccess governs
+	// them.
+	targets map[string]string
 }
 
 func (v *SandboxView) read() state {
-	st := state{zones: map[string][]string{}, links: map[string][]string{}, records: map[string][]string{}, hosts: map[string]bool{}}
+	st := state{zones: map[string][]string{}, links: map[string][]string{}, records: map[string][]string{}, hosts: map[string]bool{}, targets: map[string]string{}}
 	for _, raw := range v.sb.Snapshot() {
 		var r resource
 		if json.Unmarshal(raw, &r) != nil || r.ID == "" {
@@ -83,12 +87,15 @@ func (v *SandboxView) read() state {
 				st.hosts[strings.ToLower(core.NameOf(r.ID))+"."+z.PublicSuffix] = true
 			}
 		case typ == "microsoft.healthcareapis/services":
-			st.hosts[strings.ToLower(core.NameOf(r.ID))+"."+suffixOf(core.TargetService, core.DNSServiceLegacyFHIR)] = true
+			st.target(strings.ToLower(core.NameOf(r.ID))+"."+suffixOf(core.TargetService, core.DNSServiceLegacyFHIR), r.ID)
 		case typ == "microsoft.healthcareapis/workspaces":
-			st.hosts[strings.ToLower(core.NameOf(r.ID))+"."+suffixOf(core.TargetWorkspace, core.DNSServiceWorkspace)] = true
+			st.target(strings.ToLower(core.NameOf(r.ID))+"."+suffixOf(core.TargetWorkspace, core.DNSServiceWorkspace), r.ID)
 		case typ == "microsoft.healthcareapis/workspaces/fhirservices":
-			ws := core.NameOf(core.ParentOf(r.ID))
-			st.hosts[strings.ToLower(ws+"-"+core.NameOf(r.ID))+"."+suffixOf(core.TargetWorkspace, core.DNSServiceFHIR)] = true
+			ws := core.ParentOf(r.ID)
+			st.target(strings.ToLower(core.NameOf(ws)+"-"+core.NameOf(r.ID))+"."+suffixOf(core.TargetWorkspace, core.DNSServiceFHIR), ws)
+		case typ == "microsoft.healthcareapis/workspaces/dicomservices":
+			ws := core.ParentOf(r.ID)
+			st.target(strings.ToLower(core.NameOf(ws)+"-"+core.NameOf(r.ID))+"."+suffixOf(core.TargetWorkspace, core.DNSServiceDICOM), ws)
 		case typ == "microsoft.network/privateendpoints":
 			for _, d := range r.Properties.CustomDNSConfigs {
 				if f := strings.ToLower(strings.TrimSuffix(d.FQDN, ".")); f != "" {
@@ -98,6 +105,12 @@ func (v *SandboxView) read() state {
 		}
 	}
 	return st
+}
+
+// target records a public host name of a target's own service.
+func (st state) target(host, targetID string) {
+	st.hosts[host] = true
+	st.targets[host] = targetID
 }
 
 // suffixOf is the public suffix of a service of a target kind (private DNS

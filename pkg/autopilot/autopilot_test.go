@@ -16,6 +16,7 @@ import (
 	"github.com/plautopilot/autopilot/internal/guidetest"
 	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
@@ -39,14 +40,14 @@ type env struct {
 	svc   *autopilot.Service
 	sb    *sandbox.Sandbox
 	store *embedded.Store
-	clock *jobs.FakeClock
+	clock *clock.Fake
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	gw := guidetest.New(t)
 	sb, pol, arm := gw.Sandbox, gw.Policy, gw.ARM
-	clock := jobs.NewFakeClock(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
+	clock := clock.NewFake(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,9 @@ import (
 
 	"github.com/plautopilot/autopilot/internal/guidetest"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
-	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
@@ -139,7 +139,7 @@ func TestEvaluateShowsDisablePublicAccessOnlyAfterVerification(t *testing.T) {
 
 func newService(t *testing.T, gw guidetest.World, pol *policy.Policy) *autopilot.Service {
 	t.Helper()
-	clock := jobs.NewFakeClock(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
+	clock := clock.NewFake(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

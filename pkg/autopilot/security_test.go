@@ -12,6 +12,7 @@ import (
 
 	"github.com/plautopilot/autopilot/internal/guidetest"
 	"github.com/plautopilot/autopilot/pkg/autopilot"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
@@ -55,7 +56,7 @@ func newEnvWith(t *testing.T, polSrc string, mod func(*autopilot.Config)) *env {
 			t.Fatal(err)
 		}
 	}
-	clock := jobs.NewFakeClock(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
+	clock := clock.NewFake(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
@@ -128,7 +129,7 @@ func TestNext(t *testing.T) {
 
 func TestFakeClock(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := jobs.NewFakeClock(t0)
+	c := clock.NewFake(t0)
 	ch := c.Changed()
 	c.Set(t0.Add(-time.Hour)) // backwards: ignored
 	select {

@@ -6,16 +6,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/rs/zerolog"
 )
 
 // DrainOptions tunes Drain.
 type DrainOptions struct {
-	// Clock is the queues' clock. When it is Settable (a FakeClock), Drain
+	// Clock is the queues' clock. When it is Settable (a clock.Fake), Drain
 	// jumps it to the next scheduled time instead of waiting, so scheduled
 	// retries run at once in simulated time. Otherwise Drain waits in real
 	// time for them.
-	Clock Clock
+	Clock clock.Clock
 	// MaxDeliveries stops a drain that does not converge (a handler that
 	// retries for ever) with an error (default 100000).
 	MaxDeliveries int
@@ -39,14 +40,14 @@ type DrainResult struct {
 // Drain runs h on every job of the given queues, one at a time in due order
 // per queue, until none holds a job that is due, scheduled or locked (or
 // opts.Until is reached). It is meant for replays and scenario tests: with a
-// FakeClock as opts.Clock scheduled retries and verifications run without
+// clock.Fake as opts.Clock scheduled retries and verifications run without
 // waiting, deterministically. Drain must be the queues' only consumer; every
 // queue must implement StatsReporter (the embedded queue does).
 func Drain(ctx context.Context, h Handler, opts DrainOptions, queues ...Queue) (DrainResult, error) {
 	var res DrainResult
-	clock := opts.Clock
-	if clock == nil {
-		clock = SystemClock()
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.Real{}
 	}
 	limit := opts.MaxDeliveries
 	if limit <= 0 {
@@ -62,7 +63,7 @@ func Drain(ctx context.Context, h Handler, opts DrainOptions, queues ...Queue) (
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			res.Now = clock.Now()
+			res.Now = clk.Now()
 			return res, fmt.Errorf("drain: %w", err)
 		}
 		var (
@@ -122,7 +123,7 @@ func Drain(ctx context.Context, h Handler, opts DrainOptions, queues ...Queue) (
 		if progressed {
 			continue
 		}
-		res.Now = clock.Now()
+		res.Now = clk.Now()
 		if pending == 0 {
 			return res, nil
 		}
@@ -132,7 +133,7 @@ func Drain(ctx context.Context, h Handler, opts DrainOptions, queues ...Queue) (
 		if !opts.Until.IsZero() && next.After(opts.Until) {
 			return res, nil
 		}
-		if s, ok := clock.(Settable); ok {
+		if s, ok := clk.(clock.Settable); ok {
 			s.Set(next)
 			continue
 		}

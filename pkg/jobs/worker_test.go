@@ -13,15 +13,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 )
 
 var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
-func openStore(t *testing.T) (*embedded.Store, *jobs.FakeClock) {
+func openStore(t *testing.T) (*embedded.Store, *clock.Fake) {
 	t.Helper()
-	clock := jobs.NewFakeClock(epoch)
+	clock := clock.NewFake(epoch)
 	s, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true, MaxDeliveries: 5})
 	if err != nil {
 		t.Fatal(err)

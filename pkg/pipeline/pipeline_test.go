@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/plautopilot/autopilot/internal/guidetest"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/pipeline"
@@ -34,7 +35,7 @@ func TestNewNamesWhatIsMissing(t *testing.T) {
 // to the reconcile queue, each send reported to the Sent hook; a wake-up
 // makes a scheduled reconcile job due at once.
 func TestRouterSendsByKindAndWakes(t *testing.T) {
-	clock := jobs.NewFakeClock(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
+	clock := clock.NewFake(time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC))
 	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{Clock: clock, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

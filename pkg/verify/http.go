@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/plautopilot/autopilot/pkg/core"
 )
 
 // maxBody bounds how much of a /metadata answer is read (a full R4
@@ -202,10 +204,27 @@ func (v *Verifier) checkPublic(ctx context.Context, c *http.Client, url string) 
 		res.Status = StatusPass
 	case a.status == http.StatusOK && a.isCapabilityStatement():
 		res.Status, res.Retryable = StatusFail, true
-		res.Diagnosis = "public access is still allowed: the FHIR server answered over the public path; blocking takes up to 5 minutes after an approved endpoint exists or public network access is disabled, otherwise disable public network access on the FHIR resource"
+		res.Diagnosis = "public access is still allowed: the FHIR server answered over the public path; blocking takes up to 5 minutes after public network access is disabled; if that was longer ago, check publicNetworkAccess on the FHIR resource"
 	default:
 		res.Status = StatusFail
 		res.Diagnosis = fmt.Sprintf("the public path answered %d, not 403: check the public URL", a.status)
 	}
+	return res
+}
+
+// openByChoice turns the public probe of a target whose publicNetworkAccess
+// ARM reads as Enabled into a skipped check that keeps what the public
+// client got: refusal is expected only once public access is Disabled
+// (the guide's check "after disabling public network access"). The
+// verification then does not fail for a setting the owner chose; the
+// policy's publicNetworkAccess (audit, disableAfterVerification) reports or
+// closes it. A target whose setting is Disabled or unknown keeps the 403
+// expectation, retried while blocking propagates (up to 5 minutes).
+func openByChoice(res CheckResult, t *core.Target) CheckResult {
+	if t == nil || !strings.EqualFold(t.PublicNetworkAccess, core.PublicAccessEnabled) || res.Status == StatusPass {
+		return res
+	}
+	res.Status, res.Retryable, res.Diagnosis = StatusSkipped, false, ""
+	res.Evidence = append(res.Evidence, fmt.Sprintf("public network access of %s is Enabled: public clients are let in, so refusal is not expected until it is Disabled", t.Name))
 	return res
 }

@@ -2,9 +2,16 @@ package verify_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/plautopilot/autopilot/internal/sandbox"
+	"github.com/plautopilot/autopilot/internal/sandboxnet"
+	"github.com/plautopilot/autopilot/pkg/azure"
+	"github.com/plautopilot/autopilot/pkg/clock"
+	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/plautopilot/autopilot/pkg/verify"
@@ -92,5 +99,68 @@ func TestPrivateAccessVerifiedIgnoresThePublicProbe(t *testing.T) {
 	}
 	if (verify.Report{Checks: []verify.CheckResult{{Name: "public GET https://a/metadata refused", Status: verify.StatusPass}}}).PrivateAccessVerified() {
 		t.Errorf("a report without any private check counted as verified")
+	}
+}
+
+// The public probe expects what the target's publicNetworkAccess says, as
+// the guide's check "after disabling public network access": while ARM
+// reads Enabled, a public client reaching the FHIR server is the owner's
+// choice (the check is skipped, keeping the 200 it saw, and the
+// verification can pass); once Disabled, 200 fails (retryable: blocking
+// takes up to 5 minutes) and the 403 after the sandbox's propagation delay
+// passes.
+func TestPublicProbeFollowsPublicNetworkAccess(t *testing.T) {
+	clk := clock.NewFake(t0)
+	sb, err := sandbox.Load("../../testdata/scenarios/guide.yaml", sandbox.WithoutThrottling(),
+		sandbox.WithClock(clk), sandbox.WithPublicAccessDelay(5*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := sandboxnet.NewNetwork(sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	client, err := azure.New(sb.Credential(), sb.ClientOptions(), azure.Config{PollInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := n.Verifier(client)
+	v.Timeout = 5 * time.Second
+	url := "https://contoso-health-patients.fhir.azurehealthcareapis.com/metadata"
+	probe := func() verify.CheckResult {
+		t.Helper()
+		rep := v.Run(context.Background(), verify.Subject{TargetID: workspace, PublicURL: url})
+		for _, c := range rep.Checks {
+			if strings.HasPrefix(c.Name, "public GET ") {
+				return c
+			}
+		}
+		t.Fatalf("no public probe:\n%s", rep.Text())
+		return verify.CheckResult{}
+	}
+
+	c := probe()
+	if c.Status != verify.StatusSkipped || !strings.Contains(strings.Join(c.Evidence, "\n"), "200 OK") ||
+		!strings.Contains(strings.Join(c.Evidence, "\n"), "public network access of contoso-health is Enabled") {
+		t.Errorf("while Enabled: %s %v, want skipped with the 200 it saw and why", c.Status, c.Evidence)
+	}
+
+	ctx := context.Background()
+	ws, err := client.GetTarget(ctx, workspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.SetPublicNetworkAccess(ctx, ws, core.PublicAccessDisabled); err != nil {
+		t.Fatal(err)
+	}
+	c = probe()
+	if c.Status != verify.StatusFail || !c.Retryable || !strings.Contains(c.Diagnosis, "public access is still allowed") {
+		t.Errorf("Disabled, still propagating: %s retryable=%v %q, want a retryable fail: still allowed", c.Status, c.Retryable, c.Diagnosis)
+	}
+	clk.Advance(5 * time.Minute)
+	c = probe()
+	if c.Status != verify.StatusPass || !strings.Contains(strings.Join(c.Evidence, "\n"), "403") {
+		t.Errorf("Disabled, after the delay: %s %v, want pass on 403", c.Status, c.Evidence)
 	}
 }

@@ -130,6 +130,16 @@ type world struct {
 	endpointErr error
 	epVNet      *core.VNet // the endpoint's VNet (for peering names), may be nil
 	vnets       map[string]*core.VNet
+	// publicTarget is the target behind the public probe, read when the
+	// subject has one (publicTarget.PublicNetworkAccess decides what the
+	// probe expects); nil when unknown.
+	publicTarget *core.Target
+}
+
+// connectionsReader is the 1-read variant of GetTarget (pkg/azure): enough
+// for a target's publicNetworkAccess.
+type connectionsReader interface {
+	GetTargetConnections(ctx context.Context, id string) (core.Target, error)
 }
 
 // gather reads the target, the endpoint and the VNets concerned, in parallel.
@@ -164,6 +174,7 @@ func (v *Verifier) gather(ctx context.Context, s Subject) *world {
 		})
 	}
 	_ = g.Wait()
+	w.publicTarget = v.publicTarget(gctx, w)
 	// VNets: only for naming and peering facts; failures leave names from IDs.
 	ids := w.vnetIDs()
 	got := make([]*core.VNet, len(ids))
@@ -186,6 +197,31 @@ func (v *Verifier) gather(ctx context.Context, s Subject) *world {
 		w.epVNet = w.vnets[core.IDKey(w.endpoint.VNetID)]
 	}
 	return w
+}
+
+// publicTarget reads the target behind the subject's public probe: the
+// subject's target, else the first target the endpoint is approved to (one
+// more ARM read). Nil when there is no probe or the target cannot be read.
+func (v *Verifier) publicTarget(ctx context.Context, w *world) *core.Target {
+	if w.s.PublicURL == "" {
+		return nil
+	}
+	if w.target != nil {
+		return w.target
+	}
+	ids := w.governedTargetIDs()
+	if len(ids) == 0 {
+		return nil
+	}
+	read := v.Reader.GetTarget
+	if cr, ok := v.Reader.(connectionsReader); ok {
+		read = cr.GetTargetConnections
+	}
+	t, err := read(ctx, ids[0])
+	if err != nil {
+		return nil // the probe then expects 403, as for any target
+	}
+	return &t
 }
 
 // vnetIDs returns the VNets that must reach the target: the endpoint's
@@ -383,7 +419,8 @@ func (v *Verifier) plan(w *world) []check {
 	}
 	if w.s.PublicURL != "" {
 		cs = append(cs, check{name: publicCheckPrefix + w.s.PublicURL + " refused", run: func(ctx context.Context) CheckResult {
-			return v.checkPublic(ctx, v.client(v.PublicResolver), w.s.PublicURL)
+			res := v.checkPublic(ctx, v.client(v.PublicResolver), w.s.PublicURL)
+			return openByChoice(res, w.publicTarget)
 		}})
 	}
 	return cs

@@ -37,7 +37,7 @@ type Options struct {
 	// benchmarks only.
 	NoSync bool
 	// PollInterval bounds how long Receive sleeps before looking again even
-	// when nothing told it to (default 5s). Sends, settlements and FakeClock
+	// when nothing told it to (default 5s). Sends, settlements and clock.Fake
 	// moves wake it at once; this is only a safety net.
 	PollInterval time.Duration
 	// OpenTimeout is how long Open waits for another process holding the

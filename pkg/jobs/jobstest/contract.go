@@ -23,7 +23,7 @@ type Harness struct {
 	Queue jobs.Queue
 	// Now tells the queue's time.
 	Now func() time.Time
-	// Advance lets d of the queue's time pass: a FakeClock move for the
+	// Advance lets d of the queue's time pass: a clock.Fake move for the
 	// embedded queue, a real sleep in a live run.
 	Advance func(d time.Duration)
 	// LockDuration and MaxDeliveries are the queue's settings.

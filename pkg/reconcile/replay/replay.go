@@ -11,6 +11,7 @@ import (
 	"github.com/plautopilot/autopilot/internal/sandbox"
 	"github.com/plautopilot/autopilot/internal/sandboxnet"
 	"github.com/plautopilot/autopilot/pkg/azure"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
@@ -134,7 +135,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 // replayRun is one replay: the pipeline on the sandbox and what it reports.
 type replayRun struct {
 	o           Options
-	clock       *jobs.FakeClock
+	clock       *clock.Fake
 	store       *embedded.Store
 	rq, vq      *embedded.Queue
 	net         *sandboxnet.Network
@@ -150,7 +151,7 @@ type replayRun struct {
 }
 
 func newRun(o Options) (_ *replayRun, err error) {
-	r := &replayRun{o: o, clock: jobs.NewFakeClock(o.Start), mem: outcome.NewMemorySink(100000), verifyEv: map[string]outcome.Event{}}
+	r := &replayRun{o: o, clock: clock.NewFake(o.Start), mem: outcome.NewMemorySink(100000), verifyEv: map[string]outcome.Event{}}
 	defer func() {
 		if err != nil {
 			r.close()
