@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/jobs"
 )
 
@@ -124,26 +123,6 @@ func TestNext(t *testing.T) {
 	}
 	if err := n.Validate(); err != nil {
 		t.Errorf("next attempt invalid: %v", err)
-	}
-}
-
-func TestFakeClock(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := clock.NewFake(t0)
-	ch := c.Changed()
-	c.Set(t0.Add(-time.Hour)) // backwards: ignored
-	select {
-	case <-ch:
-		t.Fatal("Changed fired on a backwards Set")
-	default:
-	}
-	if got := c.Advance(time.Minute); !got.Equal(t0.Add(time.Minute)) {
-		t.Errorf("Advance = %s", got)
-	}
-	select {
-	case <-ch:
-	default:
-		t.Error("Changed did not fire on Advance")
 	}
 }
 
