@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/plautopilot/autopilot/internal/sandbox"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/core"
 	"github.com/plautopilot/autopilot/pkg/events"
 	"github.com/plautopilot/autopilot/pkg/jobs"
@@ -120,7 +121,10 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	} else {
-		sb, err := sandbox.Load(*sbPath)
+		// on simulated time, which replay moves: a change of public
+		// network access reaches the sandbox's public listener after its
+		// propagation delay, as on Azure
+		sb, err := sandbox.Load(*sbPath, sandbox.WithClock(clock.NewFake(time.Time{})))
 		if err != nil {
 			fmt.Fprintf(stderr, "handler replay: %v\n", err)
 			return 2

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plautopilot/autopilot/internal/sandbox"
+	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/plautopilot/autopilot/pkg/policy"
 )
@@ -34,7 +35,9 @@ func publicScenario(t *testing.T, access string) *sandbox.Sandbox {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sb, err := sandbox.Load(path, sandbox.WithoutThrottling())
+	// on simulated time, as handler replay loads it: the public listener
+	// refuses once the propagation delay has passed on the replay's clock
+	sb, err := sandbox.Load(path, sandbox.WithoutThrottling(), sandbox.WithClock(clock.NewFake(time.Time{})))
 	if err != nil {
 		t.Fatal(err)
 	}

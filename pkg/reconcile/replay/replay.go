@@ -152,6 +152,13 @@ type replayRun struct {
 
 func newRun(o Options) (_ *replayRun, err error) {
 	r := &replayRun{o: o, clock: clock.NewFake(o.Start), mem: outcome.NewMemorySink(100000), verifyEv: map[string]outcome.Event{}}
+	if c, ok := o.Sandbox.Clock().(*clock.Fake); ok {
+		// one simulated time for the queue, the verifications and the
+		// sandbox (the propagation delay of publicNetworkAccess passes
+		// with it)
+		c.Set(o.Start)
+		r.clock = c
+	}
 	defer func() {
 		if err != nil {
 			r.close()

@@ -61,13 +61,15 @@ func TestReplayPublicAccessBySelection(t *testing.T) {
 				t.Fatal(err)
 			}
 			var open, disable []Line
-			passed := false
+			passed, closedVerified := false, false
 			for _, l := range rep.Lines {
 				switch l.Action {
 				case "public-access-open":
 					open = append(open, l)
 				case ActionVerify:
-					passed = passed || (l.Result == "passed" && strings.EqualFold(l.Target, legacyID))
+					ok := l.Result == "passed" && strings.EqualFold(l.Target, legacyID)
+					closedVerified = closedVerified || (ok && len(disable) > 0)
+					passed = passed || ok
 				case "disable-public-access":
 					if !passed {
 						t.Errorf("public access disabled before a verification passed: %+v", l)
@@ -94,6 +96,9 @@ func TestReplayPublicAccessBySelection(t *testing.T) {
 			}
 			if !strings.Contains(string(raw), `"publicNetworkAccess":"Disabled"`) {
 				t.Errorf("public access not Disabled after the passing verification: %s", raw)
+			}
+			if !closedVerified {
+				t.Errorf("no verification passed after public access was disabled (the public probe must be refused once the delay passed): %+v", rep.Lines)
 			}
 		})
 	}
