@@ -772,7 +772,7 @@ func (r *runner) handle(ctx context.Context, d jobs.Delivery) error {
 	if disp.Reason == reconcile.ReasonDeferred {
 		v = "" // not a retry of a failure
 	}
-	return r.settle(ctx, d, disp.Outcome(), v)
+	return r.settle(ctx, d, disp.Settlement(), v)
 }
 
 func (r *runner) settle(ctx context.Context, d jobs.Delivery, o jobs.Settlement, v reconcile.Verdict) error {

@@ -33,7 +33,7 @@ type Explanation struct {
 	VNetNote         string                `json:"vnetNote,omitempty"`
 	Decision         policy.Decision       `json:"decision"`
 	DecisionError    string                `json:"decisionError,omitempty"`
-	Rules            []policy.RuleOutcome  `json:"rules"`
+	Rules            []policy.RuleResult   `json:"rules"`
 	Links            []policy.LinkDecision `json:"links,omitempty"`
 }
 
@@ -161,7 +161,7 @@ func explain(ctx context.Context, r core.Reader, p *policy.Policy, connectionID 
 	}
 	ex.Endpoint = ex.Connection.PrivateEndpointID
 	cd, decided := dr.Decision(ex.Connection.ID)
-	ex.Rules = []policy.RuleOutcome{} // no rule evaluated unless the reconciler decided the connection
+	ex.Rules = []policy.RuleResult{} // no rule evaluated unless the reconciler decided the connection
 	switch {
 	case !ex.Governed:
 		ex.EndpointNote = "not read: the target is not governed by the policy"

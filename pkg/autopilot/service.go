@@ -107,9 +107,6 @@ func (s *Service) Pipeline() *pipeline.Pipeline { return s.p }
 // status memory): give it to a verify runner so its results show in Status.
 func (s *Service) Sink() outcome.Sink { return s.p.Sink() }
 
-// Policy is the policy the Service acts on.
-func (s *Service) Policy() *policy.Policy { return s.cfg.Policy }
-
 // Intake is the event intake, for events.NewWebhook.
 func (s *Service) Intake() *events.Intake { return s.p.Intake() }
 

@@ -234,7 +234,7 @@ func (p *Pipeline) Reconcile(ctx context.Context, d jobs.Delivery) jobs.Settleme
 	if d.Job.Kind != jobs.KindReconcile {
 		return p.misrouted(d, jobs.KindReconcile)
 	}
-	return p.ReconcileDelivery(ctx, d).Outcome()
+	return p.ReconcileDelivery(ctx, d).Settlement()
 }
 
 // ReconcileDelivery runs one delivered reconcile job and returns what it

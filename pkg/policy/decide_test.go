@@ -200,9 +200,9 @@ func TestEvaluationErrorNeverApproves(t *testing.T) {
 	}
 
 	gotOutcomes := p.Explain(in)
-	wantOutcomes := []RuleOutcome{
-		{Rule: "reject-blocked", Decision: ActionReject, Outcome: OutcomeError, Detail: "no such key: blocked"},
-		{Rule: "approve-all-app", Decision: ActionApprove, Outcome: OutcomeMatched, Selected: true,
+	wantOutcomes := []RuleResult{
+		{Rule: "reject-blocked", Decision: ActionReject, Outcome: RuleError, Detail: "no such key: blocked"},
+		{Rule: "approve-all-app", Decision: ActionApprove, Outcome: RuleMatched, Selected: true,
 			Detail: `rule "approve-all-app" matched but approval is withheld because rule "reject-blocked" failed to evaluate; left pending`},
 	}
 	if diff := cmp.Diff(gotOutcomes, wantOutcomes); diff != "" {
@@ -306,7 +306,7 @@ func TestVariablesSeenByRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := mustParse(t, headerPolicy+"connectionRules:\n  - name: probe\n    when: '"+strings.ReplaceAll(tt.when, "'", "''")+"'\n    decision: pending\n")
 			got := p.Explain(tt.in)
-			if got[0].Outcome != OutcomeMatched {
+			if got[0].Outcome != RuleMatched {
 				t.Errorf("condition %s: got %s %s, want matched", tt.when, got[0].Outcome, got[0].Detail)
 			}
 		})
@@ -340,11 +340,11 @@ func TestUngovernedTargetIsAnError(t *testing.T) {
 func TestExplainExamplePolicy(t *testing.T) {
 	p := examplePolicy(t)
 	got := p.Explain(unreadableInput(subUnknown))
-	want := []RuleOutcome{
-		{Rule: "allow-app-subscriptions", Decision: ActionApprove, Outcome: OutcomeNotMatched},
-		{Rule: "app-subscription-foreign-address-space", Decision: ActionPending, Outcome: OutcomeNotMatched},
-		{Rule: "unreadable-needs-review", Decision: ActionPending, Outcome: OutcomeMatched, Selected: true},
-		{Rule: "reject-unknown-subscriptions", Decision: ActionReject, Outcome: OutcomeMatched},
+	want := []RuleResult{
+		{Rule: "allow-app-subscriptions", Decision: ActionApprove, Outcome: RuleNotMatched},
+		{Rule: "app-subscription-foreign-address-space", Decision: ActionPending, Outcome: RuleNotMatched},
+		{Rule: "unreadable-needs-review", Decision: ActionPending, Outcome: RuleMatched, Selected: true},
+		{Rule: "reject-unknown-subscriptions", Decision: ActionReject, Outcome: RuleMatched},
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("explain (-got +want):\n%s", diff)

@@ -213,7 +213,7 @@ func (p *Policy) DecideConnection(in ConnectionInput) (Decision, error) {
 
 // Explain evaluates every connection rule (not only up to the first match)
 // and reports each one's outcome; the rule that decides is Selected.
-func (p *Policy) Explain(in ConnectionInput) []RuleOutcome {
+func (p *Policy) Explain(in ConnectionInput) []RuleResult {
 	if p == nil {
 		return nil
 	}
@@ -223,11 +223,11 @@ func (p *Policy) Explain(in ConnectionInput) []RuleOutcome {
 
 // ExplainDecision is Explain with the decision DecideConnection would give
 // (without the governed-target check).
-func (p *Policy) ExplainDecision(in ConnectionInput) (Decision, []RuleOutcome) {
+func (p *Policy) ExplainDecision(in ConnectionInput) (Decision, []RuleResult) {
 	return p.evaluate(&in, true)
 }
 
-func (p *Policy) evaluate(in *ConnectionInput, explain bool) (Decision, []RuleOutcome) {
+func (p *Policy) evaluate(in *ConnectionInput, explain bool) (Decision, []RuleResult) {
 	act := newConnActivation(in)
 	readable := in.EndpointReadable && in.Endpoint != nil
 	var (
@@ -235,17 +235,17 @@ func (p *Policy) evaluate(in *ConnectionInput, explain bool) (Decision, []RuleOu
 		failed   string // first rule that failed to evaluate
 		decided  bool
 		d        Decision
-		outcomes []RuleOutcome
+		outcomes []RuleResult
 	)
 	if explain {
-		outcomes = make([]RuleOutcome, 0, len(p.connRules))
+		outcomes = make([]RuleResult, 0, len(p.connRules))
 	}
 	for _, r := range p.connRules {
-		o := RuleOutcome{Rule: r.name, Decision: r.action}
+		o := RuleResult{Rule: r.name, Decision: r.action}
 		matched, err := evalBool(r.prg, act)
 		switch {
 		case err != nil:
-			o.Outcome, o.Detail = OutcomeError, err.Error()
+			o.Outcome, o.Detail = RuleError, err.Error()
 			if !decided {
 				notes = append(notes, fmt.Sprintf("rule %q failed: %v", r.name, err))
 				if failed == "" {
@@ -253,15 +253,15 @@ func (p *Policy) evaluate(in *ConnectionInput, explain bool) (Decision, []RuleOu
 				}
 			}
 		case !matched:
-			o.Outcome = OutcomeNotMatched
+			o.Outcome = RuleNotMatched
 		case r.action == ActionApprove && !readable && !r.allowUnreadable:
-			o.Outcome = OutcomeSkippedUnreadable
+			o.Outcome = RuleSkippedUnreadable
 			o.Detail = "endpoint could not be read and the rule does not set allowUnreadableEndpoint"
 			if !decided {
 				notes = append(notes, fmt.Sprintf("rule %q skipped: %s", r.name, o.Detail))
 			}
 		default:
-			o.Outcome = OutcomeMatched
+			o.Outcome = RuleMatched
 			if decided {
 				break
 			}

@@ -2,27 +2,27 @@ package policy
 
 // Types added beside api.go for explaining and listing a policy.
 
-// Outcome is what happened to one rule during an evaluation.
-type Outcome string
+// RuleStatus is what happened to one rule during an evaluation.
+type RuleStatus string
 
 const (
-	// OutcomeMatched: the condition was true.
-	OutcomeMatched Outcome = "matched"
-	// OutcomeNotMatched: the condition was false.
-	OutcomeNotMatched Outcome = "not matched"
-	// OutcomeError: the condition failed at run time (for example a missing
+	// RuleMatched: the condition was true.
+	RuleMatched RuleStatus = "matched"
+	// RuleNotMatched: the condition was false.
+	RuleNotMatched RuleStatus = "not matched"
+	// RuleError: the condition failed at run time (for example a missing
 	// map key); the rule counts as not matching.
-	OutcomeError Outcome = "error"
-	// OutcomeSkippedUnreadable: an approve rule matched an endpoint that
+	RuleError RuleStatus = "error"
+	// RuleSkippedUnreadable: an approve rule matched an endpoint that
 	// could not be read and does not set allowUnreadableEndpoint.
-	OutcomeSkippedUnreadable Outcome = "skipped-unreadable"
+	RuleSkippedUnreadable RuleStatus = "skipped-unreadable"
 )
 
-// RuleOutcome is one connection rule's outcome in an explanation.
-type RuleOutcome struct {
-	Rule     string  `json:"rule"`
-	Decision Action  `json:"decision"`
-	Outcome  Outcome `json:"outcome"`
+// RuleResult is how one connection rule fared in an explanation.
+type RuleResult struct {
+	Rule     string     `json:"rule"`
+	Decision Action     `json:"decision"`
+	Outcome  RuleStatus `json:"outcome"`
 	// Detail holds the runtime error, or why a matching rule was not
 	// applied.
 	Detail string `json:"detail,omitempty"`

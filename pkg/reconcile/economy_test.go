@@ -362,7 +362,7 @@ func TestRetryBackoffResetByProgress(t *testing.T) {
 	job := reconcileJob(jobs.SubjectTarget, wsID)
 	job.Attempt, job.Streak = 9, 5
 	fail := &core.Error{Class: core.Retryable, StatusCode: 503}
-	if d := b.Dispose(job, fail, true); d.Verdict != Retry || !d.Progress || d.Delay > DefaultBackoffBase || !d.Outcome().Progress() {
+	if d := b.Dispose(job, fail, true); d.Verdict != Retry || !d.Progress || d.Delay > DefaultBackoffBase || !d.Settlement().Progress() {
 		t.Errorf("after progress: %+v, want a retry after at most %s carrying the progress", d, DefaultBackoffBase)
 	}
 	if d := b.Dispose(job, fail, false); d.Verdict != Retry || d.Progress || d.Delay < DefaultBackoffMax-time.Millisecond || d.Delay > DefaultBackoffMax {

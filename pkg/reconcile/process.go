@@ -24,7 +24,7 @@ const (
 )
 
 // Disposition is the settlement of one delivery with what the job did;
-// Outcome converts it to the jobs.Settlement a jobs.Handler returns.
+// Settlement converts it to the jobs.Settlement a jobs.Handler returns.
 type Disposition struct {
 	Verdict Verdict       `json:"verdict"`
 	Delay   time.Duration `json:"delay,omitempty"` // Retry only
@@ -148,8 +148,8 @@ func (b Backoff) Dispose(job jobs.Job, err error, progress bool) Disposition {
 	}
 }
 
-// Outcome converts the disposition to a jobs.Settlement.
-func (d Disposition) Outcome() jobs.Settlement {
+// Settlement converts the disposition to the jobs.Settlement a jobs.Handler returns.
+func (d Disposition) Settlement() jobs.Settlement {
 	switch d.Verdict {
 	case Retry:
 		if d.Progress {
@@ -165,7 +165,7 @@ func (d Disposition) Outcome() jobs.Settlement {
 // Process runs a delivered job and settles it: it is a jobs.Handler. See
 // ProcessDelivery.
 func (r *Reconciler) Process(ctx context.Context, d jobs.Delivery) jobs.Settlement {
-	return r.ProcessDelivery(ctx, d).Outcome()
+	return r.ProcessDelivery(ctx, d).Settlement()
 }
 
 // ProcessDelivery runs a delivered job and decides its settlement. A

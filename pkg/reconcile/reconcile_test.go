@@ -353,7 +353,7 @@ func TestProcessFaults(t *testing.T) {
 					t.Errorf("after retry: connection %s, %d links; want Approved and 2 links", c.Status, len(f.links[core.IDKey(zoneID)]))
 				}
 			}
-			if out := disp.Outcome(); out.IsRetry() != (tt.verdict == Retry) || out.IsDeadLetter() != (tt.verdict == DeadLetter) {
+			if out := disp.Settlement(); out.IsRetry() != (tt.verdict == Retry) || out.IsDeadLetter() != (tt.verdict == DeadLetter) {
 				t.Errorf("jobs.Settlement %s does not match verdict %s", out, disp.Verdict)
 			}
 		})
