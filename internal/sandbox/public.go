@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"net/http"
 	"strings"
 	"time"
 
@@ -46,22 +45,9 @@ func (s *Sandbox) setPublicAccess(body any, replaceTags bool) (map[string]any, e
 	return s.view(e, ""), nil
 }
 
-func publicLRO[T any](s *Sandbox, body any, replaceTags bool) (p azfake.PollerResponder[T], e azfake.ErrorResponder) {
+func publicLRO[T any](s *Sandbox, body any, replaceTags bool) (azfake.PollerResponder[T], azfake.ErrorResponder) {
 	m, err := s.setPublicAccess(body, replaceTags)
-	if err != nil {
-		e.SetError(err)
-		return
-	}
-	var v T
-	if err := remarshal(m, &v); err != nil {
-		e.SetError(err)
-		return
-	}
-	for range s.lroPolls {
-		p.AddNonTerminalResponse(http.StatusOK, nil)
-	}
-	p.SetTerminalResponse(http.StatusOK, v, nil)
-	return
+	return lroAnswer[T](s, m, err)
 }
 
 // DefaultPublicAccessDelay is how long a change of publicNetworkAccess

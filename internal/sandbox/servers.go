@@ -65,8 +65,14 @@ func (s *Sandbox) apiPut(body any) (map[string]any, error) {
 	return s.view(e, ""), nil
 }
 
-func putLRO[T any](s *Sandbox, body any) (p azfake.PollerResponder[T], e azfake.ErrorResponder) {
+func putLRO[T any](s *Sandbox, body any) (azfake.PollerResponder[T], azfake.ErrorResponder) {
 	m, err := s.apiPut(body)
+	return lroAnswer[T](s, m, err)
+}
+
+// lroAnswer answers a long-running write with the resource m as written
+// (after s.lroPolls in-progress polls), or with err.
+func lroAnswer[T any](s *Sandbox, m map[string]any, err error) (p azfake.PollerResponder[T], e azfake.ErrorResponder) {
 	if err != nil {
 		e.SetError(err)
 		return
