@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azsystemevents"
 
 	"github.com/plautopilot/autopilot/pkg/core"
+	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 )
 
 // Schemas of a delivered event.
@@ -25,6 +26,12 @@ const (
 
 // MaxRawBytes caps the raw bytes kept for a malformed or dead event.
 const MaxRawBytes = 16 << 10
+
+// MaxDepth is the deepest JSON nesting of a delivery or event the parsers
+// read (jsonlimit.MaxDepth; an ARM event nests about six levels). A deeper
+// body is refused in one linear pass before any decoder runs, and kept as a
+// malformed event.
+const MaxDepth = jsonlimit.MaxDepth
 
 // Claim names read into a Principal, in order of preference.
 var (
@@ -123,8 +130,13 @@ func ParseBatch(body []byte) ([]Event, []Malformed) {
 	if len(trimmed) == 0 {
 		return nil, []Malformed{{Index: 0, Raw: capRaw(body), Reason: "body is empty"}}
 	}
+	// Nothing below reads a body nested deeper than the bound: refused in
+	// one pass, kept as one malformed event.
+	if err := jsonlimit.Depth(trimmed, MaxDepth); err != nil {
+		return nil, []Malformed{{Index: 0, Raw: capRaw(trimmed), Reason: "body: " + err.Error()}}
+	}
 	if trimmed[0] != '[' {
-		ev, err := ParseOne(trimmed)
+		ev, err := parseOne(trimmed)
 		if err != nil {
 			return nil, []Malformed{{Index: 0, Raw: capRaw(trimmed), Reason: err.Error()}}
 		}
@@ -135,7 +147,7 @@ func ParseBatch(body []byte) ([]Event, []Malformed) {
 		evs := make([]Event, 0, len(items))
 		var bad []Malformed
 		for i, raw := range items {
-			ev, err := ParseOne(raw)
+			ev, err := parseOne(raw)
 			if err != nil {
 				bad = append(bad, Malformed{Index: i, Raw: capRaw(raw), Reason: fmt.Sprintf("event %d: %v", i, err)})
 				continue
@@ -167,7 +179,7 @@ func ParseBatch(body []byte) ([]Event, []Malformed) {
 			})
 			return evs, bad
 		}
-		ev, err := ParseOne(raw)
+		ev, err := parseOne(raw)
 		if err != nil {
 			bad = append(bad, Malformed{Index: i, Raw: capRaw(raw), Reason: fmt.Sprintf("event %d: %v", i, err)})
 			continue
@@ -201,8 +213,16 @@ type wire struct {
 // a JSON string holding the event (hosts that serialise values twice). It
 // fails, naming the field, when the event is not a JSON object, lacks an id,
 // a type or (for ARM events) a subject or data, or when an ARM event's
-// resource id does not parse.
+// resource id does not parse, or when it nests deeper than MaxDepth.
 func ParseOne(raw []byte) (Event, error) {
+	if err := jsonlimit.Depth(raw, MaxDepth); err != nil {
+		return Event{}, fmt.Errorf("event: %w", err)
+	}
+	return parseOne(raw)
+}
+
+// parseOne is ParseOne for bytes whose depth was checked.
+func parseOne(raw []byte) (Event, error) {
 	raw = bytes.TrimSpace(raw)
 	if fastPath && len(raw) > 0 && raw[0] == '{' {
 		if ev, ok := fastParseARM(raw); ok {
@@ -218,6 +238,11 @@ func parseFull(raw []byte) (Event, error) {
 	body, err := unquoteJSON(raw)
 	if err != nil {
 		return Event{}, err
+	}
+	if len(body) != len(raw) { // unquoted: the text inside was not checked yet
+		if err := jsonlimit.Depth(body, MaxDepth); err != nil {
+			return Event{}, fmt.Errorf("event: %w", err)
+		}
 	}
 	if body[0] != '{' {
 		if !json.Valid(body) {
@@ -431,9 +456,15 @@ func dataObject(data json.RawMessage) (json.RawMessage, error) {
 	if len(data) == 0 || isNull(data) {
 		return nil, errors.New(`field "data" is missing`)
 	}
+	quoted := data[0] == '"'
 	data, err := unquoteJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf(`field "data": %w`, err)
+	}
+	if quoted {
+		if err := jsonlimit.Depth(data, MaxDepth); err != nil {
+			return nil, fmt.Errorf(`field "data": %w`, err)
+		}
 	}
 	if data[0] != '{' {
 		return nil, fmt.Errorf(`field "data" is a JSON %s, want an object`, jsonKind(data))

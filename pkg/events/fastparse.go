@@ -24,11 +24,22 @@ import (
 // the full decoder.
 var fastPath = true
 
-// scanner walks JSON bytes.
+// scanner walks JSON bytes. It recurses once per nesting level and gives
+// up beyond MaxDepth (the full decoder, which does not recurse, then
+// decides), so no input can grow its stack.
 type scanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	depth int
 }
+
+// enter counts one more level, false beyond MaxDepth; leave undoes it.
+func (s *scanner) enter() bool {
+	s.depth++
+	return s.depth <= MaxDepth
+}
+
+func (s *scanner) leave() { s.depth-- }
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) {
@@ -118,6 +129,10 @@ func (s *scanner) skip() bool {
 	case c == '{':
 		return s.object(func(string, bool) bool { return s.skip() })
 	case c == '[':
+		if !s.enter() {
+			return false
+		}
+		defer s.leave()
 		s.i++
 		s.ws()
 		if s.i < len(s.b) && s.b[s.i] == ']' {
@@ -207,6 +222,10 @@ func (s *scanner) object(field func(key string, _ bool) bool) bool {
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return false
 	}
+	if !s.enter() {
+		return false
+	}
+	defer s.leave()
 	s.i++
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {

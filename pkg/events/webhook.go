@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
@@ -179,6 +180,16 @@ func (h *webhook) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if err := jsonlimit.Depth(body, MaxDepth); err != nil {
+		// Refused before any decoder reads it; kept as one dead event.
+		res, kerr := h.intake.Handle(r.Context(), body)
+		if kerr != nil {
+			writeJSON(w, http.StatusInternalServerError, errorBody{Error: kerr.Error(), Result: &res})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "body: " + err.Error(), Result: &res})
+		return
+	}
 	if !json.Valid(body) {
 		// Keep what can be kept (ParseBatch salvages the events before the
 		// fault) and tell the sender the body is broken; 400 is not retried.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 )
 
 // ErrInvalidJob marks a job (or message body) that does not follow the job
@@ -155,6 +157,9 @@ func Decode(body []byte) (Job, error) {
 	}
 	if b[0] != '{' {
 		return Job{}, fmt.Errorf("decode job: %w: body is not a JSON object (starts with %q)", ErrInvalidJob, b[:1])
+	}
+	if err := jsonlimit.Depth(b, jsonlimit.MaxDepth); err != nil {
+		return Job{}, fmt.Errorf("decode job: %w: body: %v", ErrInvalidJob, err)
 	}
 	var j Job
 	if err := json.Unmarshal(b, &j); err != nil {

@@ -174,3 +174,11 @@ func TestTriggerTravelsAndOldMessagesGetOne(t *testing.T) {
 		t.Errorf("unknown trigger: err %v, want ErrInvalidJob naming the field", err)
 	}
 }
+
+func TestDecodeRefusesDeepBody(t *testing.T) {
+	body := `{"version":1,"id":"x","kind":"reconcile","subject":"target","targetId":"/s","attempt":1,"actor":` + strings.Repeat(`{"a":`, 200) + `}`
+	_, err := jobs.Decode([]byte(body))
+	if !errors.Is(err, jobs.ErrInvalidJob) || !strings.Contains(err.Error(), "nested deeper than 64 levels") {
+		t.Fatalf("Decode = %v; want ErrInvalidJob naming the depth", err)
+	}
+}
