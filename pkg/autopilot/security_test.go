@@ -2,6 +2,7 @@ package autopilot_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -282,5 +283,71 @@ func TestBlankEventSubscriptionsFilterNothing(t *testing.T) {
 	e := newEnvWith(t, "", func(c *autopilot.Config) { c.EventSubscriptions = []string{"", " "} })
 	if res := e.deliverAndDrain(t, endpointEvent(t)); res.Enqueued != 1 || res.Ungoverned != 0 {
 		t.Errorf("spoke event with a blank setting: %+v; want it enqueued", res)
+	}
+}
+
+// attackPolicy is the policy of issue 26's spoof: one approve rule on the
+// requester's UPN (policy check warns about it twice: requester alone, and
+// upn without tenantId).
+const attackPolicy = `apiVersion: autopilot.plautopilot.io/v1
+mode: enforce
+targets:
+  subscriptions: [00000000-0000-0000-0000-0000000000aa]
+  allOfType: [workspaces]
+zones:
+  - /subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com
+connectionRules:
+  - name: trusted-engineer
+    when: requester.known && requester.upn == "dana@contoso.example"
+    decision: approve
+    allowUnreadableEndpoint: true
+    description: Approved for a trusted engineer.
+defaultDecision: pending
+`
+
+// withClaims rewrites the claims of a recorded event.
+func withClaims(t *testing.T, ev []byte, edit func(map[string]any)) []byte {
+	t.Helper()
+	var evs []map[string]any
+	if err := json.Unmarshal(ev, &evs); err != nil {
+		t.Fatal(err)
+	}
+	edit(evs[0]["data"].(map[string]any)["claims"].(map[string]any))
+	evs[0]["id"] = "spoofed-" + evs[0]["id"].(string) // another event
+	out, err := json.Marshal(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Issue 26: a principal of a foreign tenant whose display name equals a
+// trusted UPN, creating an endpoint in a subscription nobody onboarded.
+// requester.upn was filled from the name claims, so the rule approved it.
+// Now the display name is its own field: the connection stays pending, and
+// ARM is not written. The genuine UPN still matches (the rule works).
+func TestDisplayNameSpoofIsNotApproved(t *testing.T) {
+	e := newEnvWith(t, attackPolicy, nil)
+	spoof := withClaims(t, eventFor(t, "endpoint-write.eventgrid.json"), func(c map[string]any) {
+		delete(c, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn")
+		c["http://schemas.microsoft.com/identity/claims/tenantid"] = "99999999-9999-4999-8999-999999999999"
+		c["http://schemas.microsoft.com/identity/claims/objectidentifier"] = "99999999-0000-4000-8000-000000000001"
+		c["name"] = "dana@contoso.example"
+		c["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"] = "dana@contoso.example"
+	})
+	before := e.sb.Stats()
+	if res := e.deliverAndDrain(t, spoof); res.Enqueued != 1 {
+		t.Fatalf("spoofed event: %+v, want one job", res)
+	}
+	if st := connStatus(t, e.sb, unkConn); st != "Pending" {
+		t.Fatalf("after the display-name spoof pe-unknown is %s; want Pending", st)
+	}
+	if after := e.sb.Stats(); after.Writes != before.Writes {
+		t.Errorf("ARM writes %d->%d; want none", before.Writes, after.Writes)
+	}
+	// the same endpoint write with the genuine upn claim matches the rule
+	e.deliverAndDrain(t, eventFor(t, "endpoint-write.eventgrid.json"))
+	if st := connStatus(t, e.sb, unkConn); st != "Approved" {
+		t.Errorf("with the genuine upn claim pe-unknown is %s; want Approved", st)
 	}
 }

@@ -33,18 +33,20 @@ const MaxRawBytes = 16 << 10
 // malformed event.
 const MaxDepth = jsonlimit.MaxDepth
 
-// Claim names read into a Principal, in order of preference.
+// Claim names read into a Principal (docs/policy.md, "Requester"): the
+// short JWT name and the URI form ARM also writes into data.claims (the
+// event schema's example events carry the URI forms). Microsoft's access
+// token claims reference: oid and tid identify the caller and its tenant,
+// appid (v1.0) and azp (v2.0) the client application; upn is the user's
+// sign-in name; name and unique_name are display values that "can vary"
+// and are "for display purposes only", so they fill DisplayName and never
+// UPN.
 var (
-	claimsObjectID = []string{"oid", "http://schemas.microsoft.com/identity/claims/objectidentifier"}
-	claimsAppID    = []string{"appid", "azp"}
-	claimsTenantID = []string{"tid", "http://schemas.microsoft.com/identity/claims/tenantid"}
-	claimsUPN      = []string{
-		"upn",
-		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
-		"unique_name",
-		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
-		"name",
-	}
+	claimsObjectID    = []string{"oid", "http://schemas.microsoft.com/identity/claims/objectidentifier"}
+	claimsAppID       = []string{"appid", "azp"}
+	claimsTenantID    = []string{"tid", "http://schemas.microsoft.com/identity/claims/tenantid"}
+	claimsUPN         = []string{"upn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"}
+	claimsDisplayName = []string{"name", "unique_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"}
 )
 
 // Event is one parsed event, in either schema. For ARM events
@@ -368,11 +370,10 @@ func (ev *Event) parseARMData(data json.RawMessage) error {
 				ev.Claims[k] = deref(v)
 			}
 		}
-	} else if err := ev.parseARMDataTolerant(data); err != nil {
-		return err
+		ev.Principal = principalOf(ev.Claims, nil) // every value was a string
+		return nil
 	}
-	ev.Principal = principalOf(ev.Claims)
-	return nil
+	return ev.parseARMDataTolerant(data)
 }
 
 type tolerantData struct {
@@ -412,11 +413,12 @@ func (ev *Event) parseARMDataTolerant(data json.RawMessage) error {
 		}
 		*f.dst = s
 	}
-	claims, err := flexMap(d.Claims)
+	claims, strs, err := flexMap(d.Claims)
 	if err != nil {
 		return fmt.Errorf(`field "data.claims": %w`, err)
 	}
 	ev.Claims = claims
+	ev.Principal = principalOf(claims, func(n string) bool { return strs[n] })
 	if len(d.Authorization) > 0 && !isNull(d.Authorization) {
 		var a struct {
 			Action json.RawMessage `json:"action"`
@@ -431,21 +433,47 @@ func (ev *Event) parseARMDataTolerant(data json.RawMessage) error {
 	return nil
 }
 
-// principalOf reads who made the call from the claims.
-func principalOf(claims map[string]string) core.Principal {
-	first := func(names []string) string {
+// principalOf reads who made the call from the claims. Only claims whose
+// JSON value was a string count (isString; nil means all were): the
+// tolerant decoder's renderings of other values ("a,b" for an array) never
+// name anyone. When two names of one field carry different values (upn and
+// its URI form disagree), the field is left empty rather than picking one.
+func principalOf(claims map[string]string, isString func(name string) bool) core.Principal {
+	field := func(names []string) string {
+		var got string
 		for _, n := range names {
-			if v := strings.TrimSpace(claims[n]); v != "" {
-				return v
+			v, ok := claims[n]
+			if !ok || (isString != nil && !isString(n)) {
+				continue
+			}
+			if v = strings.TrimSpace(v); v == "" {
+				continue
+			}
+			if got != "" && !strings.EqualFold(got, v) {
+				return "" // ambiguous: trust neither
+			}
+			if got == "" {
+				got = v
 			}
 		}
-		return ""
+		return got
+	}
+	display := ""
+	for _, n := range claimsDisplayName { // display only: the first present
+		if isString != nil && !isString(n) {
+			continue
+		}
+		if v := strings.TrimSpace(claims[n]); v != "" {
+			display = v
+			break
+		}
 	}
 	return core.Principal{
-		ObjectID: first(claimsObjectID),
-		AppID:    first(claimsAppID),
-		TenantID: first(claimsTenantID),
-		UPN:      first(claimsUPN),
+		ObjectID:    field(claimsObjectID),
+		AppID:       field(claimsAppID),
+		TenantID:    field(claimsTenantID),
+		UPN:         field(claimsUPN),
+		DisplayName: display,
 	}
 }
 
@@ -548,24 +576,28 @@ func parseTime(s string) time.Time {
 }
 
 // flexMap decodes a JSON object into strings, stringifying values that are
-// not strings (see flexString).
-func flexMap(raw json.RawMessage) (map[string]string, error) {
+// not strings (see flexString); strs says which values were JSON strings.
+func flexMap(raw json.RawMessage) (out map[string]string, strs map[string]bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || isNull(raw) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(m) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	out := make(map[string]string, len(m))
+	out = make(map[string]string, len(m))
+	strs = make(map[string]bool, len(m))
 	for k, v := range m {
 		out[k] = flexString(v)
+		if v = bytes.TrimSpace(v); len(v) > 0 && v[0] == '"' {
+			strs[k] = true
+		}
 	}
-	return out, nil
+	return out, strs, nil
 }
 
 // flexString renders any JSON value as a string: a string as is, a number

@@ -387,7 +387,6 @@ func fastParseARM(raw []byte) (Event, bool) {
 		return Event{}, false
 	}
 	ev.rid = rid
-	ev.Principal = principalOf(ev.Claims)
 	ev.Raw = json.RawMessage(raw)
 	return ev, true
 }
@@ -430,6 +429,7 @@ func fastParseData(data []byte, ev *Event) bool {
 			})
 		case "claims":
 			claims := make(map[string]string, 32)
+			var other map[string]bool // claims whose value was not a string
 			if !s.object(func(k string, _ bool) bool {
 				if s.i < len(s.b) && s.b[s.i] == '"' {
 					var v string
@@ -437,11 +437,16 @@ func fastParseData(data []byte, ev *Event) bool {
 						return false
 					}
 					claims[k] = v
+					delete(other, k) // a later duplicate wins, as in encoding/json
 					return true
 				}
 				raw, ok := s.rawSpan()
 				if ok {
 					claims[k] = flexString(raw)
+					if other == nil {
+						other = map[string]bool{}
+					}
+					other[k] = true
 				}
 				return ok
 			}) {
@@ -450,6 +455,7 @@ func fastParseData(data []byte, ev *Event) bool {
 			if len(claims) > 0 {
 				ev.Claims = claims
 			}
+			ev.Principal = principalOf(claims, func(n string) bool { return !other[n] })
 			return true
 		}
 		if foldsToKnown(key, dataKeys...) {

@@ -180,7 +180,7 @@ func BenchmarkRefuseBombs(b *testing.B) {
 func TestWarningsForRequesterAlone(t *testing.T) {
 	p := mustParse(t, boundsHeader+`connectionRules:
   - name: alone
-    when: requester.known && requester.upn.endsWith("@contoso.example")
+    when: requester.known && requester.tenantId == "t" && requester.upn.endsWith("@contoso.example")
     decision: approve
     description: ok
   - name: with-endpoint
