@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -45,7 +46,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	workers := fs.Int("workers", 4, "jobs of each queue run at once")
 	webhookKey := fs.String("webhook-key", "", "key the webhook and the API require, as ?code= or x-functions-key; generated when --listen is not a loopback address")
 	var topics, origins, subs listFlag
-	fs.Var(&topics, "validation-topic", "Event Grid topic whose SubscriptionValidation is answered (repeatable; /subscriptions/ID covers its system topics); default: the sandbox's subscriptions")
+	fs.Var(&topics, "validation-topic", "Event Grid topic (ARM id) whose SubscriptionValidation is answered (repeatable; /subscriptions/ID of a governed subscription covers its system topics, other topics must be named exactly); default: the sandbox's subscriptions")
 	allowAnyValidation := fs.Bool("allow-any-validation", false, "answer every SubscriptionValidation, whatever its topic")
 	fs.Var(&origins, "allowed-origin", "WebHook-Request-Origin accepted besides eventgrid.azure.net (repeatable)")
 	fs.Var(&subs, "subscriptions", "subscriptions whose events are acted on, besides the policy's (comma-separated, repeatable); default: the sandbox's, else AUTOPILOT_SUBSCRIPTIONS")
@@ -127,6 +128,9 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 		}
 	}
 
+	if err := checkValidationTopics(topics, append(slices.Clone(eventSubs), pol.Subscriptions()...)); err != nil {
+		return err
+	}
 	mux := localMux(svc, events.WebhookOptions{Key: key, ValidationTopics: topics, AllowAnyValidation: o.allowAnyValidation,
 		AllowedOrigins: o.allowedOrigins}, autopilot.APIOptions{Key: key}, log)
 	ln, err := net.Listen("tcp", o.listen)
@@ -225,6 +229,22 @@ func localKey(listen, given string) (key string, generated bool, err error) {
 		return "", false, fmt.Errorf("generate a key: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), true, nil
+}
+
+// checkValidationTopics refuses a --validation-topic that is not an ARM
+// resource id, and a subscription entry (which answers for its system
+// topics) outside the governed subscriptions: its events would be ignored.
+func checkValidationTopics(topics, governed []string) error {
+	if err := events.CheckValidationTopics(topics); err != nil {
+		return fmt.Errorf("--validation-topic: %w", err)
+	}
+	for _, t := range topics {
+		parts := strings.Split(strings.Trim(strings.TrimSpace(t), "/"), "/")
+		if len(parts) == 2 && !slices.ContainsFunc(governed, func(g string) bool { return strings.EqualFold(strings.TrimSpace(g), parts[1]) }) {
+			return fmt.Errorf("--validation-topic %s: subscription %s is not governed (its events would be ignored); add it with --subscriptions or the policy, or name the topic exactly", t, parts[1])
+		}
+	}
+	return nil
 }
 
 // isLoopback reports whether a listen host only accepts local connections;

@@ -50,10 +50,13 @@ type WebhookOptions struct {
 	// gets 403 and no WebHook-Allowed-Origin.
 	AllowedOrigins []string
 	// ValidationTopics are the topics whose SubscriptionValidation handshake
-	// is answered (case-insensitive; a topic also covers the topics below it,
-	// so "/subscriptions/ID" covers that subscription's system topics). A
-	// validation for any other topic gets 403: answering it would let anyone
-	// subscribe this endpoint to events of their choosing.
+	// is answered, as ARM resource ids (case-insensitive): "/subscriptions/ID"
+	// covers that subscription's system topics (the subscription, its
+	// resource groups and Microsoft.EventGrid/systemTopics in them); any
+	// other entry covers exactly that topic (a custom topic, a domain). A
+	// validation for any other topic, or whose topic is not an ARM id
+	// ("." or ".." segments ...), gets 403: answering it would let anyone
+	// subscribe this endpoint to events of their choosing (topics.go).
 	ValidationTopics []string
 	// AllowAnyValidation answers every SubscriptionValidation (explicit
 	// opt-in, for a first setup whose topic is not known yet).
@@ -226,10 +229,19 @@ func (h *webhook) validate(w http.ResponseWriter, body []byte) {
 	evs, _ := ParseBatch(body)
 	for _, ev := range evs {
 		if ev.IsValidation() && ev.ValidationCode != "" {
-			if !h.opts.AllowAnyValidation && !topicAllowed(h.opts.ValidationTopics, ev.Topic) {
-				h.log.Warn().Str("topic", redactShort(ev.Topic)).Str("eventId", redactShort(ev.ID)).Msg("event grid subscription validation refused: topic not configured")
-				writeError(w, http.StatusForbidden, fmt.Sprintf("subscription validation for topic %q refused: it is not a configured validation topic", redactShort(ev.Topic)))
-				return
+			if !h.opts.AllowAnyValidation {
+				ok, err := topicAllowed(h.opts.ValidationTopics, ev.Topic)
+				if err != nil {
+					h.log.Warn().Str("topic", redactShort(ev.Topic)).Str("eventId", redactShort(ev.ID)).Err(err).Msg("event grid subscription validation refused: topic is not an ARM resource id")
+					writeError(w, http.StatusForbidden, fmt.Sprintf("subscription validation refused: %v", err))
+					return
+				}
+				if !ok {
+					h.log.Warn().Str("topic", redactShort(ev.Topic)).Str("eventId", redactShort(ev.ID)).Msg("event grid subscription validation refused: topic not configured")
+					writeError(w, http.StatusForbidden, fmt.Sprintf("subscription validation for topic %q refused: it is not a configured validation topic "+
+						"(a subscription entry covers its system topics only; name a custom topic exactly)", redactShort(ev.Topic)))
+					return
+				}
 			}
 			h.log.Info().Str("topic", ev.Topic).Str("eventId", ev.ID).Msg("event grid subscription validated")
 			writeJSON(w, http.StatusOK, ValidationResponse{ValidationResponse: ev.ValidationCode})
@@ -264,22 +276,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// topicAllowed reports whether topic is one of allowed or lies below one
-// (at a "/" boundary), case-insensitively.
-func topicAllowed(allowed []string, topic string) bool {
-	t := strings.ToLower(strings.TrimRight(strings.TrimSpace(topic), "/"))
-	if t == "" {
-		return false
-	}
-	for _, a := range allowed {
-		a = strings.ToLower(strings.TrimRight(strings.TrimSpace(a), "/"))
-		if a != "" && (t == a || strings.HasPrefix(t, a+"/")) {
-			return true
-		}
-	}
-	return false
 }
 
 // redactShort redacts and caps a value taken from a request before it is

@@ -298,7 +298,7 @@ func TestWebhookValidationOnlyForConfiguredTopics(t *testing.T) {
 		{"no topic configured", WebhookOptions{}, forged, 403},
 		{"other topic configured", WebhookOptions{ValidationTopics: []string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}}, forged, 403},
 		{"a prefix that is not a path boundary", WebhookOptions{ValidationTopics: []string{"/subscriptions/66666666-6666-6666-6666-66666666"}}, forged, 403},
-		{"topic below a configured subscription", WebhookOptions{ValidationTopics: []string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}}, ours, 200},
+		{"system topic below a configured subscription", WebhookOptions{ValidationTopics: []string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}}, ours, 200},
 		{"explicitly allowed", WebhookOptions{AllowAnyValidation: true}, forged, 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
