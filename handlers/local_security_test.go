@@ -230,3 +230,21 @@ func TestLocalGeneratesAndPrintsTheKeyOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalValidationTopicsChecked(t *testing.T) {
+	gov := []string{"00000000-0000-0000-0000-0000000000BB"}
+	for _, tt := range []struct {
+		topics []string
+		want   string
+	}{
+		{[]string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}, ""},
+		{[]string{"/subscriptions/00000000-0000-0000-0000-0000000000bb/resourceGroups/rg/providers/Microsoft.EventGrid/topics/t"}, ""},
+		{[]string{"/subscriptions/66666666-6666-6666-6666-666666666666"}, "is not governed"},
+		{[]string{"/subscriptions/00000000-0000-0000-0000-0000000000bb/../x"}, `--validation-topic: topic`},
+	} {
+		err := checkValidationTopics(tt.topics, gov)
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%v: %v; want %q", tt.topics, err, tt.want)
+		}
+	}
+}
