@@ -351,3 +351,26 @@ func TestDisplayNameSpoofIsNotApproved(t *testing.T) {
 		t.Errorf("with the genuine upn claim pe-unknown is %s; want Approved", st)
 	}
 }
+
+// oldDeadStore holds a record written before reasons were redacted.
+type oldDeadStore struct{ events.MemDeadStore }
+
+func (oldDeadStore) Tail(int) ([]events.DeadEvent, error) {
+	return []events.DeadEvent{{Reason: `event 0: field "data": sig=SECRETSIG&password=hunter2 eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl`,
+		Source: "client 192.0.2.9"}}, nil
+}
+
+// Dead-event reasons are redacted when served, whatever the store holds.
+func TestStatusServesDeadEventReasonsRedacted(t *testing.T) {
+	e := newEnvWith(t, "", func(c *autopilot.Config) { c.Dead = &oldDeadStore{} })
+	rec := apiCall(e.svc.APIWith(autopilot.APIOptions{Rate: -1}), "GET", "/api/status", "", "192.0.2.1:1000")
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.Contains(body, `field \"data\"`) || !strings.Contains(body, "client 192.0.2.9") {
+		t.Fatalf("status %d %s; want the dead event with its source", rec.Code, body)
+	}
+	for _, secret := range []string{"SECRETSIG", "hunter2", "eyJzdWIiOiJ4In0"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("status serves %q", secret)
+		}
+	}
+}

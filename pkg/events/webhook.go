@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/plautopilot/autopilot/pkg/httpguard"
 	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 	"github.com/plautopilot/autopilot/pkg/redact"
 )
@@ -147,6 +148,8 @@ func (h *webhook) handshake(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *webhook) post(w http.ResponseWriter, r *http.Request) {
+	// whose quota the delivery's dead events count against
+	r = r.WithContext(WithSource(r.Context(), "client "+httpguard.ClientOf(r)))
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !jsonMediaType(mt) {
