@@ -18,6 +18,7 @@ import (
 
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/events"
+	"github.com/plautopilot/autopilot/pkg/httpguard"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/rs/zerolog"
 )
@@ -44,7 +45,7 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data", ".data", "folder for the queue, outcome events, dead events and reports")
 	sweepEvery := fs.Duration("sweep", 10*time.Minute, "sweep period (0: no sweeps)")
 	workers := fs.Int("workers", 4, "jobs of each queue run at once")
-	webhookKey := fs.String("webhook-key", "", "key the webhook and the API require, as ?code= or x-functions-key; generated when --listen is not a loopback address")
+	webhookKey := fs.String("webhook-key", "", "key the webhook and the API require, as ?code= or x-functions-key (at least 32 characters); generated when --listen is not a loopback address")
 	var topics, origins, subs listFlag
 	fs.Var(&topics, "validation-topic", "Event Grid topic (ARM id) whose SubscriptionValidation is answered (repeatable; /subscriptions/ID of a governed subscription covers its system topics, other topics must be named exactly); default: the sandbox's subscriptions")
 	allowAnyValidation := fs.Bool("allow-any-validation", false, "answer every SubscriptionValidation, whatever its topic")
@@ -131,8 +132,17 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	if err := checkValidationTopics(topics, append(slices.Clone(eventSubs), pol.Subscriptions()...)); err != nil {
 		return err
 	}
-	mux := localMux(svc, events.WebhookOptions{Key: key, ValidationTopics: topics, AllowAnyValidation: o.allowAnyValidation,
-		AllowedOrigins: o.allowedOrigins}, autopilot.APIOptions{Key: key}, log)
+	// one key check for the webhook and the API: one count of failed
+	// attempts per client, one set of clients known to hold the key (whom
+	// the connection guard's headroom is for)
+	known := httpguard.NewKnown(nil)
+	var keys *httpguard.Keys
+	if key != "" {
+		keys = httpguard.NewKeys(key, "code", nil, known)
+	}
+	mux := localMux(svc, events.WebhookOptions{Keys: keys, ValidationTopics: topics, AllowAnyValidation: o.allowAnyValidation,
+		AllowedOrigins: o.allowedOrigins}, autopilot.APIOptions{Keys: keys}, log)
+	guard := newConnGuard(connLimitsFor(descriptorLimit(), true, keys != nil, known), log)
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
@@ -170,7 +180,7 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	sctx, cancelServe := context.WithCancel(ctx)
 	defer cancelServe()
 	serr := make(chan error, 1)
-	go func() { serr <- serve(sctx, ln, mux, localLimits, log) }()
+	go func() { serr <- serve(sctx, ln, mux, localLimits, guard, log) }()
 
 	var first error
 	select {
@@ -201,6 +211,9 @@ func localMux(svc *autopilot.Service, hook events.WebhookOptions, api autopilot.
 	mux.Handle("/runtime/webhooks/EventGrid", h)
 	mux.Handle("/api/", svc.APIWith(api))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		// a probe needs no kept-alive connection (issue 26: a GET /healthz,
+		// then idle, from 20,000 connections)
+		w.Header().Set("Connection", "close")
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
@@ -212,8 +225,8 @@ func localMux(svc *autopilot.Service, hook events.WebhookOptions, api autopilot.
 // then true and the caller prints it once.
 func localKey(listen, given string) (key string, generated bool, err error) {
 	if given = strings.TrimSpace(given); given != "" {
-		if len(given) < 16 {
-			return "", false, fmt.Errorf("--webhook-key: %d characters; use at least 16", len(given))
+		if len(given) < httpguard.MinKeyLength {
+			return "", false, fmt.Errorf("--webhook-key: %d characters; use at least %d (a random key, e.g. openssl rand -base64 32)", len(given), httpguard.MinKeyLength)
 		}
 		return given, false, nil
 	}

@@ -227,7 +227,7 @@ func TestAPIRefusesUngovernedSubjects(t *testing.T) {
 
 func TestAPIKeyGuardsEveryRoute(t *testing.T) {
 	e := newEnv(t)
-	api := e.svc.APIWith(autopilot.APIOptions{Key: "k3y-0123456789", Rate: -1})
+	api := e.svc.APIWith(autopilot.APIOptions{Key: "k3y-0123456789-0123456789-0123456789", Rate: -1})
 	for _, path := range []string{"/api/status", "/api/verify", "/api/evaluate", "/api/nope"} {
 		for _, hdr := range [][]string{nil, {"x-functions-key", "wrong"}} {
 			rec := apiCall(api, "POST", path, `{"id":"`+appPE+`"}`, "192.0.2.1:1000", hdr...)
@@ -236,10 +236,10 @@ func TestAPIKeyGuardsEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	if rec := apiCall(api, "GET", "/api/status?code=k3y-0123456789", "", "192.0.2.1:1000"); rec.Code != http.StatusOK {
+	if rec := apiCall(api, "GET", "/api/status?code=k3y-0123456789-0123456789-0123456789", "", "192.0.2.1:1000"); rec.Code != http.StatusOK {
 		t.Errorf("status with ?code=: %d", rec.Code)
 	}
-	if rec := apiCall(api, "POST", "/api/verify", `{"id":"`+appPE+`"}`, "192.0.2.1:1000", "x-functions-key", "k3y-0123456789"); rec.Code != http.StatusAccepted {
+	if rec := apiCall(api, "POST", "/api/verify", `{"id":"`+appPE+`"}`, "192.0.2.1:1000", "x-functions-key", "k3y-0123456789-0123456789-0123456789"); rec.Code != http.StatusAccepted {
 		t.Errorf("verify with the key header: %d %s", rec.Code, rec.Body)
 	}
 	if vs, _ := e.store.Stats("verify"); vs.Pending() != 1 {
@@ -355,7 +355,7 @@ func TestDisplayNameSpoofIsNotApproved(t *testing.T) {
 // oldDeadStore holds a record written before reasons were redacted.
 type oldDeadStore struct{ events.MemDeadStore }
 
-func (oldDeadStore) Tail(int) ([]events.DeadEvent, error) {
+func (*oldDeadStore) Tail(int) ([]events.DeadEvent, error) {
 	return []events.DeadEvent{{Reason: `event 0: field "data": sig=SECRETSIG&password=hunter2 eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl`,
 		Source: "client 192.0.2.9"}}, nil
 }

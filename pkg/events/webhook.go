@@ -1,7 +1,6 @@
 package events
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,10 +65,15 @@ type WebhookOptions struct {
 	// requests per minute).
 	AllowedRate string
 	// Key, when set, must be presented by every request, as the query
-	// parameter KeyParam or the x-functions-key header; otherwise 401.
+	// parameter KeyParam or the x-functions-key header; otherwise 401, and
+	// 429 once a client made too many wrong attempts (httpguard.Keys).
 	Key string
 	// KeyParam is the query parameter carrying Key; "code" when empty.
 	KeyParam string
+	// Keys, when set, is the key check used instead of Key and KeyParam, so
+	// that the webhook and the API share one count of failed attempts and
+	// one set of clients known to hold the key.
+	Keys *httpguard.Keys
 }
 
 // ValidationResponse is the answer to Event Grid's subscription validation.
@@ -96,15 +100,14 @@ func NewWebhook(intake *Intake, log zerolog.Logger, opts WebhookOptions) http.Ha
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = DefaultMaxBytes
 	}
-	if opts.KeyParam == "" {
-		opts.KeyParam = "code"
+	if opts.Keys == nil && opts.Key != "" {
+		opts.Keys = httpguard.NewKeys(opts.Key, opts.KeyParam, nil, nil)
 	}
 	return &webhook{intake: intake, log: log, opts: opts}
 }
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.Key != "" && !h.keyOK(r) {
-		writeError(w, http.StatusUnauthorized, fmt.Sprintf("missing or wrong key (query parameter %q or header %s)", h.opts.KeyParam, HeaderFunctionsKey))
+	if h.opts.Keys != nil && !h.opts.Keys.Check(w, r) {
 		return
 	}
 	switch r.Method {
@@ -116,14 +119,6 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST, OPTIONS")
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use POST (or OPTIONS for the handshake)", r.Method))
 	}
-}
-
-func (h *webhook) keyOK(r *http.Request) bool {
-	got := r.URL.Query().Get(h.opts.KeyParam)
-	if got == "" {
-		got = r.Header.Get(HeaderFunctionsKey)
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(h.opts.Key)) == 1
 }
 
 // handshake answers the CloudEvents webhook abuse-protection OPTIONS request.
