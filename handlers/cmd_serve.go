@@ -158,15 +158,16 @@ func newLogger(w io.Writer, level string) (zerolog.Logger, error) {
 func serve(ctx context.Context, ln net.Listener, h http.Handler, lim serverLimits, guard *httpguard.ConnGuard, log zerolog.Logger) error {
 	srv := newHTTPServer(h, lim)
 	addr := ln.Addr().String()
+	listening := log.Info().Str("addr", addr)
 	if guard != nil {
 		ln, srv.ConnState = guard.Listener(ln), guard.ConnState
 		l := guard.Limits()
-		log.Info().Int("total", l.Total).Int("perClient", l.PerClient).Int("headroom", l.Headroom).Uint64("descriptorLimit", descriptorLimit()).
-			Msg("connection limits")
+		listening = listening.Dict("connectionLimits", zerolog.Dict().Int("total", l.Total).Int("perClient", l.PerClient).
+			Int("headroom", l.Headroom).Uint64("descriptorLimit", descriptorLimit()))
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info().Str("addr", addr).Msg("custom handler listening")
+	listening.Msg("custom handler listening")
 
 	select {
 	case err := <-errc:
