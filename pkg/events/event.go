@@ -146,7 +146,8 @@ func ParseBatch(body []byte) ([]Event, []Malformed) {
 	}
 
 	if items, ok := splitArray(trimmed); fastPath && ok {
-		evs := make([]Event, 0, len(items))
+		// grown as events parse: a batch of junk allocates no Event per item
+		evs := make([]Event, 0, min(len(items), 64))
 		var bad []Malformed
 		for i, raw := range items {
 			ev, err := parseOne(raw)
@@ -230,6 +231,9 @@ func parseOne(raw []byte) (Event, error) {
 		if ev, ok := fastParseARM(raw); ok {
 			return ev, nil
 		}
+		if fastMissingID(raw) {
+			return Event{}, errMissingID
+		}
 	}
 	return parseFull(raw)
 }
@@ -256,11 +260,11 @@ func parseFull(raw []byte) (Event, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return Event{}, fmt.Errorf("event is not JSON: %w", err)
 	}
-	ev := Event{Raw: json.RawMessage(raw)}
-
-	if ev.ID, err = requiredString(w.ID, "id"); err != nil {
+	id, err := requiredString(w.ID, "id")
+	if err != nil {
 		return Event{}, err
 	}
+	ev := Event{Raw: json.RawMessage(raw), ID: id} // built once the event has an id: junk costs no Event
 	switch {
 	case len(w.SpecVersion) > 0 || (len(w.EventType) == 0 && len(w.Type) > 0):
 		ev.Schema = SchemaCloudEvents

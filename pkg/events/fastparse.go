@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -390,6 +391,37 @@ func fastParseARM(raw []byte) (Event, bool) {
 	ev.Raw = json.RawMessage(raw)
 	return ev, true
 }
+
+// fastMissingID reports whether raw is certainly an object the full decoder
+// refuses for a missing or empty "id" (errMissingID): valid as far as the
+// scanner can tell, with no "id" string other than blank and no key that
+// differs from "id" only in case. A batch of junk objects then costs a scan
+// each, not a reflective decode (FuzzFastPathMatchesTheFullDecoder checks
+// the full decoder agrees).
+func fastMissingID(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	s := &scanner{b: raw}
+	id := ""
+	ok := s.object(func(key string, _ bool) bool {
+		switch {
+		case key == "id":
+			return s.strField(&id) // any other type: the full decoder decides
+		case strings.EqualFold(key, "id"):
+			return false
+		}
+		return s.skip()
+	})
+	if !ok {
+		return false
+	}
+	s.ws()
+	return s.i == len(s.b) && strings.TrimSpace(id) == ""
+}
+
+// errMissingID is the full decoder's error for an event without an id.
+var errMissingID = fmt.Errorf("field %q is missing or empty", "id")
 
 // fastParseData reads the fields of an ARM event's data object.
 func fastParseData(data []byte, ev *Event) bool {
