@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/events"
+	"github.com/plautopilot/autopilot/pkg/httpguard"
 	"github.com/plautopilot/autopilot/pkg/policy"
 	"github.com/rs/zerolog"
 )
@@ -43,9 +45,9 @@ func runLocal(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data", ".data", "folder for the queue, outcome events, dead events and reports")
 	sweepEvery := fs.Duration("sweep", 10*time.Minute, "sweep period (0: no sweeps)")
 	workers := fs.Int("workers", 4, "jobs of each queue run at once")
-	webhookKey := fs.String("webhook-key", "", "key the webhook and the API require, as ?code= or x-functions-key; generated when --listen is not a loopback address")
+	webhookKey := fs.String("webhook-key", "", "key the webhook and the API require, as ?code= or x-functions-key (at least 32 characters); generated when --listen is not a loopback address")
 	var topics, origins, subs listFlag
-	fs.Var(&topics, "validation-topic", "Event Grid topic whose SubscriptionValidation is answered (repeatable; /subscriptions/ID covers its system topics); default: the sandbox's subscriptions")
+	fs.Var(&topics, "validation-topic", "Event Grid topic (ARM id) whose SubscriptionValidation is answered (repeatable; /subscriptions/ID of a governed subscription covers its system topics, other topics must be named exactly); default: the sandbox's subscriptions")
 	allowAnyValidation := fs.Bool("allow-any-validation", false, "answer every SubscriptionValidation, whatever its topic")
 	fs.Var(&origins, "allowed-origin", "WebHook-Request-Origin accepted besides eventgrid.azure.net (repeatable)")
 	fs.Var(&subs, "subscriptions", "subscriptions whose events are acted on, besides the policy's (comma-separated, repeatable); default: the sandbox's, else AUTOPILOT_SUBSCRIPTIONS")
@@ -127,8 +129,20 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 		}
 	}
 
-	mux := localMux(svc, events.WebhookOptions{Key: key, ValidationTopics: topics, AllowAnyValidation: o.allowAnyValidation,
-		AllowedOrigins: o.allowedOrigins}, autopilot.APIOptions{Key: key}, log)
+	if err := checkValidationTopics(topics, append(slices.Clone(eventSubs), pol.Subscriptions()...)); err != nil {
+		return err
+	}
+	// one key check for the webhook and the API: one count of failed
+	// attempts per client, one set of clients known to hold the key (whom
+	// the connection guard's headroom is for)
+	known := httpguard.NewKnown(nil)
+	var keys *httpguard.Keys
+	if key != "" {
+		keys = httpguard.NewKeys(key, "code", nil, known)
+	}
+	mux := localMux(svc, events.WebhookOptions{Keys: keys, ValidationTopics: topics, AllowAnyValidation: o.allowAnyValidation,
+		AllowedOrigins: o.allowedOrigins}, autopilot.APIOptions{Keys: keys}, log)
+	guard := newConnGuard(connLimitsFor(descriptorLimit(), true, keys != nil, known), log)
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
@@ -166,7 +180,7 @@ func local(ctx context.Context, o localOptions, log zerolog.Logger) error {
 	sctx, cancelServe := context.WithCancel(ctx)
 	defer cancelServe()
 	serr := make(chan error, 1)
-	go func() { serr <- serve(sctx, ln, mux, localLimits, log) }()
+	go func() { serr <- serve(sctx, ln, mux, localLimits, guard, log) }()
 
 	var first error
 	select {
@@ -197,6 +211,9 @@ func localMux(svc *autopilot.Service, hook events.WebhookOptions, api autopilot.
 	mux.Handle("/runtime/webhooks/EventGrid", h)
 	mux.Handle("/api/", svc.APIWith(api))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		// a probe needs no kept-alive connection (issue 26: a GET /healthz,
+		// then idle, from 20,000 connections)
+		w.Header().Set("Connection", "close")
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
@@ -208,8 +225,8 @@ func localMux(svc *autopilot.Service, hook events.WebhookOptions, api autopilot.
 // then true and the caller prints it once.
 func localKey(listen, given string) (key string, generated bool, err error) {
 	if given = strings.TrimSpace(given); given != "" {
-		if len(given) < 16 {
-			return "", false, fmt.Errorf("--webhook-key: %d characters; use at least 16", len(given))
+		if len(given) < httpguard.MinKeyLength {
+			return "", false, fmt.Errorf("--webhook-key: %d characters; use at least %d (a random key, e.g. openssl rand -base64 32)", len(given), httpguard.MinKeyLength)
 		}
 		return given, false, nil
 	}
@@ -225,6 +242,22 @@ func localKey(listen, given string) (key string, generated bool, err error) {
 		return "", false, fmt.Errorf("generate a key: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), true, nil
+}
+
+// checkValidationTopics refuses a --validation-topic that is not an ARM
+// resource id, and a subscription entry (which answers for its system
+// topics) outside the governed subscriptions: its events would be ignored.
+func checkValidationTopics(topics, governed []string) error {
+	if err := events.CheckValidationTopics(topics); err != nil {
+		return fmt.Errorf("--validation-topic: %w", err)
+	}
+	for _, t := range topics {
+		parts := strings.Split(strings.Trim(strings.TrimSpace(t), "/"), "/")
+		if len(parts) == 2 && !slices.ContainsFunc(governed, func(g string) bool { return strings.EqualFold(strings.TrimSpace(g), parts[1]) }) {
+			return fmt.Errorf("--validation-topic %s: subscription %s is not governed (its events would be ignored); add it with --subscriptions or the policy, or name the topic exactly", t, parts[1])
+		}
+	}
+	return nil
 }
 
 // isLoopback reports whether a listen host only accepts local connections;

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plautopilot/autopilot/pkg/httpguard"
 	"github.com/plautopilot/autopilot/pkg/pipeline"
 	"github.com/rs/zerolog"
 )
@@ -67,7 +68,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	a, stopWorkers := serveApp(ctx, os.Getenv, log)
-	err = serve(ctx, ln, newServer(functions(a), log), invocationLimits, log)
+	guard := newConnGuard(connLimitsFor(descriptorLimit(), false, false, nil), log)
+	err = serve(ctx, ln, newServer(functions(a), log), invocationLimits, guard, log)
 	if werr := stopWorkers(); err == nil && werr != nil {
 		err = fmt.Errorf("workers: %w", werr)
 	}
@@ -152,16 +154,24 @@ func newLogger(w io.Writer, level string) (zerolog.Logger, error) {
 }
 
 // serve serves h on ln until ctx ends, then lets in-flight invocations
-// finish (up to shutdownTimeout).
-func serve(ctx context.Context, ln net.Listener, h http.Handler, lim serverLimits, log zerolog.Logger) error {
+// finish (up to shutdownTimeout). guard, when set, bounds the connections.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, lim serverLimits, guard *httpguard.ConnGuard, log zerolog.Logger) error {
 	srv := newHTTPServer(h, lim)
+	addr := ln.Addr().String()
+	listening := log.Info().Str("addr", addr)
+	if guard != nil {
+		ln, srv.ConnState = guard.Listener(ln), guard.ConnState
+		l := guard.Limits()
+		listening = listening.Dict("connectionLimits", zerolog.Dict().Int("total", l.Total).Int("perClient", l.PerClient).
+			Int("headroom", l.Headroom).Uint64("descriptorLimit", descriptorLimit()))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info().Str("addr", ln.Addr().String()).Msg("custom handler listening")
+	listening.Msg("custom handler listening")
 
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+		return fmt.Errorf("serve %s: %w", addr, err)
 	case <-ctx.Done():
 	}
 	log.Info().Dur("timeout", shutdownTimeout).Msg("shutting down")

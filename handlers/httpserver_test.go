@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"github.com/plautopilot/autopilot/pkg/httpguard"
 	"io"
 	"net"
 	"net/http"
@@ -118,4 +119,32 @@ func TestSlowHeadersAndIdleConnectionsAreClosed(t *testing.T) {
 		t.Fatalf("first request answered %q", b)
 	}
 	closedWithin(t, idle, "idle keep-alive connection")
+}
+
+// The connection limits follow the descriptor limit: a quarter stays for
+// everything else, one client gets at most 64, a keyed server keeps an
+// eighth as headroom; the Functions host's server bounds only the total.
+func TestConnLimitsFromTheDescriptorLimit(t *testing.T) {
+	known := httpguard.NewKnown(nil)
+	for _, tt := range []struct {
+		nofile                  uint64
+		perClient, keyed        bool
+		total, client, headroom int
+	}{
+		{2048, true, true, 1536, 64, 192},
+		{2048, true, false, 1536, 64, 0},
+		{2048, false, false, 1536, 0, 0},
+		{1 << 20, true, true, maxConns, 64, maxConns / 8},
+		{256, true, true, 192, 12, 24},
+		{0, true, true, 768, 48, 96}, // unknown: 1024 assumed
+	} {
+		l := connLimitsFor(tt.nofile, tt.perClient, tt.keyed, known)
+		if l.Total != tt.total || l.PerClient != tt.client || l.Headroom != tt.headroom {
+			t.Errorf("nofile %d perClient %v keyed %v: total %d per client %d headroom %d; want %d %d %d",
+				tt.nofile, tt.perClient, tt.keyed, l.Total, l.PerClient, l.Headroom, tt.total, tt.client, tt.headroom)
+		}
+		if int(tt.nofile) > 0 && uint64(l.Total) >= tt.nofile {
+			t.Errorf("nofile %d: total %d leaves no descriptor for anything else", tt.nofile, l.Total)
+		}
+	}
 }

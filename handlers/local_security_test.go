@@ -16,6 +16,7 @@ import (
 	"github.com/plautopilot/autopilot/pkg/autopilot"
 	"github.com/plautopilot/autopilot/pkg/clock"
 	"github.com/plautopilot/autopilot/pkg/events"
+	"github.com/plautopilot/autopilot/pkg/httpguard"
 	"github.com/plautopilot/autopilot/pkg/jobs/embedded"
 	"github.com/plautopilot/autopilot/pkg/outcome"
 	"github.com/rs/zerolog"
@@ -36,7 +37,7 @@ func TestLocalKeyRequiredOffLoopback(t *testing.T) {
 		}
 		seen[key] = true
 	}
-	if key, gen, err := localKey("0.0.0.0:80", "my-own-key-0123456789"); err != nil || gen || key != "my-own-key-0123456789" {
+	if key, gen, err := localKey("0.0.0.0:80", "my-own-key-0123456789-0123456789-abc"); err != nil || gen || key != "my-own-key-0123456789-0123456789-abc" {
 		t.Errorf("given key: %q %v %v", key, gen, err)
 	}
 	if _, _, err := localKey("0.0.0.0:80", "short"); err == nil || !strings.Contains(err.Error(), "--webhook-key") {
@@ -139,7 +140,7 @@ func TestLocalShutdownCompletesDuringAJunkBatch(t *testing.T) {
 	defer cancel()
 	served := make(chan error, 1)
 	go func() {
-		served <- serve(ctx, ln, localMux(svc, events.WebhookOptions{}, autopilot.APIOptions{}, zerolog.Nop()), localLimits, zerolog.Nop())
+		served <- serve(ctx, ln, localMux(svc, events.WebhookOptions{}, autopilot.APIOptions{}, zerolog.Nop()), localLimits, nil, zerolog.Nop())
 	}()
 	junk := "[" + strings.TrimSuffix(strings.Repeat("{},", 300_000), ",") + "]"
 	answered := make(chan int, 1)
@@ -228,5 +229,67 @@ func TestLocalGeneratesAndPrintsTheKeyOnce(t *testing.T) {
 				t.Error("the key appears in the logs")
 			}
 		})
+	}
+}
+
+func TestLocalValidationTopicsChecked(t *testing.T) {
+	gov := []string{"00000000-0000-0000-0000-0000000000BB"}
+	for _, tt := range []struct {
+		topics []string
+		want   string
+	}{
+		{[]string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}, ""},
+		{[]string{"/subscriptions/00000000-0000-0000-0000-0000000000bb/resourceGroups/rg/providers/Microsoft.EventGrid/topics/t"}, ""},
+		{[]string{"/subscriptions/66666666-6666-6666-6666-666666666666"}, "is not governed"},
+		{[]string{"/subscriptions/00000000-0000-0000-0000-0000000000bb/../x"}, `--validation-topic: topic`},
+	} {
+		err := checkValidationTopics(tt.topics, gov)
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%v: %v; want %q", tt.topics, err, tt.want)
+		}
+	}
+}
+
+// Issue 26: a refused request and a health probe leave no kept-alive
+// connection behind; wrong keys are throttled across the webhook and the
+// API together.
+func TestLocalClosesAfterRefusalAndHealthz(t *testing.T) {
+	gw := guidetest.New(t)
+	store, err := embedded.Open(filepath.Join(t.TempDir(), "q.db"), embedded.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc, err := autopilot.New(autopilot.Config{Policy: gw.Policy, ARM: gw.ARM, Reconcile: store.Queue("reconcile"), Verify: store.Queue("verify"),
+		Sink: outcome.Discard{}, Dead: events.NewMemDeadStore(), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := httpguard.NewKeys(floodKey, "code", nil, nil)
+	mux := localMux(svc, events.WebhookOptions{Keys: keys}, autopilot.APIOptions{Keys: keys}, zerolog.Nop())
+	call := func(target string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", target, strings.NewReader("[]"))
+		req.RemoteAddr = "203.0.113.5:4000"
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec
+	}
+	for i := range httpguard.FailureBurst {
+		target := "/api/events?code=guess"
+		if i%2 == 1 {
+			target = "/api/status?code=guess"
+		}
+		if rec := call(target); rec.Code != http.StatusUnauthorized || rec.Header().Get("Connection") != "close" {
+			t.Fatalf("wrong key %d on %s: %d %v; want 401 closing the connection", i+1, target, rec.Code, rec.Header())
+		}
+	}
+	if rec := call("/api/status?code=" + floodKey); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("after %d wrong keys on the webhook and the API: %d; want 429 with Retry-After", httpguard.FailureBurst, rec.Code)
+	}
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Header().Get("Connection") != "close" {
+		t.Errorf("healthz: %d %v; want 200 closing the connection", rec.Code, rec.Header())
 	}
 }

@@ -301,7 +301,7 @@ func TestShutdownLetsInFlightInvocationsFinish(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, ln, newServer(fns, zerolog.Nop()), invocationLimits, zerolog.Nop()) }()
+	go func() { served <- serve(ctx, ln, newServer(fns, zerolog.Nop()), invocationLimits, nil, zerolog.Nop()) }()
 
 	type result struct {
 		status int

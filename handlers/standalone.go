@@ -76,6 +76,11 @@ func buildStandalone(o standaloneOptions, log zerolog.Logger) (_ *standaloneApp,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.dataLabel, err)
 	}
+	closers = append(closers, func() { // count what was over the sources' quotas
+		if err := dead.Flush(); err != nil {
+			log.Error().Err(err).Msg("dead event store: summaries of events over quota not written")
+		}
+	})
 	files, err := outcome.NewFileSink(filepath.Join(o.data, "outcomes"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.dataLabel, err)

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
@@ -82,6 +83,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, field string, get func()
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		writeErr(w, http.StatusBadRequest, fmt.Sprintf(`body: empty; send {"%s": "..."}`, field))
+		return false
+	}
+	if err := jsonlimit.Depth(body, jsonlimit.MaxDepth); err != nil {
+		writeErr(w, http.StatusBadRequest, fmt.Sprintf(`body: %v; send {"%s": "..."}`, err, field))
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

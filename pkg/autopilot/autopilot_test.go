@@ -227,6 +227,7 @@ func TestAPI(t *testing.T) {
 		{"evaluate unknown field", "POST", "/api/evaluate", `{"connection":"x"}`, 400, `unknown field \"connection\"`},
 		{"evaluate not json", "POST", "/api/evaluate", `nope`, 400, "not a JSON object"},
 		{"evaluate empty body", "POST", "/api/evaluate", ``, 400, "body: empty"},
+		{"evaluate body nested too deep", "POST", "/api/evaluate", `{"connectionId":` + strings.Repeat("[", 60_000), 400, "nested deeper than 64 levels"},
 		{"evaluate bad id", "POST", "/api/evaluate", `{"connectionId":"abc"}`, 400, `field \"connectionId\": invalid input`},
 		{"evaluate with GET", "GET", "/api/evaluate", ``, 405, "use POST"},
 		{"verify accepted", "POST", "/api/verify", `{"id":"` + appPE + `"}`, 202, `"jobId"`},

@@ -2,6 +2,7 @@ package autopilot_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -226,7 +227,7 @@ func TestAPIRefusesUngovernedSubjects(t *testing.T) {
 
 func TestAPIKeyGuardsEveryRoute(t *testing.T) {
 	e := newEnv(t)
-	api := e.svc.APIWith(autopilot.APIOptions{Key: "k3y-0123456789", Rate: -1})
+	api := e.svc.APIWith(autopilot.APIOptions{Key: "k3y-0123456789-0123456789-0123456789", Rate: -1})
 	for _, path := range []string{"/api/status", "/api/verify", "/api/evaluate", "/api/nope"} {
 		for _, hdr := range [][]string{nil, {"x-functions-key", "wrong"}} {
 			rec := apiCall(api, "POST", path, `{"id":"`+appPE+`"}`, "192.0.2.1:1000", hdr...)
@@ -235,10 +236,10 @@ func TestAPIKeyGuardsEveryRoute(t *testing.T) {
 			}
 		}
 	}
-	if rec := apiCall(api, "GET", "/api/status?code=k3y-0123456789", "", "192.0.2.1:1000"); rec.Code != http.StatusOK {
+	if rec := apiCall(api, "GET", "/api/status?code=k3y-0123456789-0123456789-0123456789", "", "192.0.2.1:1000"); rec.Code != http.StatusOK {
 		t.Errorf("status with ?code=: %d", rec.Code)
 	}
-	if rec := apiCall(api, "POST", "/api/verify", `{"id":"`+appPE+`"}`, "192.0.2.1:1000", "x-functions-key", "k3y-0123456789"); rec.Code != http.StatusAccepted {
+	if rec := apiCall(api, "POST", "/api/verify", `{"id":"`+appPE+`"}`, "192.0.2.1:1000", "x-functions-key", "k3y-0123456789-0123456789-0123456789"); rec.Code != http.StatusAccepted {
 		t.Errorf("verify with the key header: %d %s", rec.Code, rec.Body)
 	}
 	if vs, _ := e.store.Stats("verify"); vs.Pending() != 1 {
@@ -282,5 +283,94 @@ func TestBlankEventSubscriptionsFilterNothing(t *testing.T) {
 	e := newEnvWith(t, "", func(c *autopilot.Config) { c.EventSubscriptions = []string{"", " "} })
 	if res := e.deliverAndDrain(t, endpointEvent(t)); res.Enqueued != 1 || res.Ungoverned != 0 {
 		t.Errorf("spoke event with a blank setting: %+v; want it enqueued", res)
+	}
+}
+
+// attackPolicy is the policy of issue 26's spoof: one approve rule on the
+// requester's UPN (policy check warns about it twice: requester alone, and
+// upn without tenantId).
+const attackPolicy = `apiVersion: autopilot.plautopilot.io/v1
+mode: enforce
+targets:
+  subscriptions: [00000000-0000-0000-0000-0000000000aa]
+  allOfType: [workspaces]
+zones:
+  - /subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-dns/providers/Microsoft.Network/privateDnsZones/privatelink.azurehealthcareapis.com
+connectionRules:
+  - name: trusted-engineer
+    when: requester.known && requester.upn == "dana@contoso.example"
+    decision: approve
+    allowUnreadableEndpoint: true
+    description: Approved for a trusted engineer.
+defaultDecision: pending
+`
+
+// withClaims rewrites the claims of a recorded event.
+func withClaims(t *testing.T, ev []byte, edit func(map[string]any)) []byte {
+	t.Helper()
+	var evs []map[string]any
+	if err := json.Unmarshal(ev, &evs); err != nil {
+		t.Fatal(err)
+	}
+	edit(evs[0]["data"].(map[string]any)["claims"].(map[string]any))
+	evs[0]["id"] = "spoofed-" + evs[0]["id"].(string) // another event
+	out, err := json.Marshal(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Issue 26: a principal of a foreign tenant whose display name equals a
+// trusted UPN, creating an endpoint in a subscription nobody onboarded.
+// requester.upn was filled from the name claims, so the rule approved it.
+// Now the display name is its own field: the connection stays pending, and
+// ARM is not written. The genuine UPN still matches (the rule works).
+func TestDisplayNameSpoofIsNotApproved(t *testing.T) {
+	e := newEnvWith(t, attackPolicy, nil)
+	spoof := withClaims(t, eventFor(t, "endpoint-write.eventgrid.json"), func(c map[string]any) {
+		delete(c, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn")
+		c["http://schemas.microsoft.com/identity/claims/tenantid"] = "99999999-9999-4999-8999-999999999999"
+		c["http://schemas.microsoft.com/identity/claims/objectidentifier"] = "99999999-0000-4000-8000-000000000001"
+		c["name"] = "dana@contoso.example"
+		c["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"] = "dana@contoso.example"
+	})
+	before := e.sb.Stats()
+	if res := e.deliverAndDrain(t, spoof); res.Enqueued != 1 {
+		t.Fatalf("spoofed event: %+v, want one job", res)
+	}
+	if st := connStatus(t, e.sb, unkConn); st != "Pending" {
+		t.Fatalf("after the display-name spoof pe-unknown is %s; want Pending", st)
+	}
+	if after := e.sb.Stats(); after.Writes != before.Writes {
+		t.Errorf("ARM writes %d->%d; want none", before.Writes, after.Writes)
+	}
+	// the same endpoint write with the genuine upn claim matches the rule
+	e.deliverAndDrain(t, eventFor(t, "endpoint-write.eventgrid.json"))
+	if st := connStatus(t, e.sb, unkConn); st != "Approved" {
+		t.Errorf("with the genuine upn claim pe-unknown is %s; want Approved", st)
+	}
+}
+
+// oldDeadStore holds a record written before reasons were redacted.
+type oldDeadStore struct{ events.MemDeadStore }
+
+func (*oldDeadStore) Tail(int) ([]events.DeadEvent, error) {
+	return []events.DeadEvent{{Reason: `event 0: field "data": sig=SECRETSIG&password=hunter2 eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl`,
+		Source: "client 192.0.2.9"}}, nil
+}
+
+// Dead-event reasons are redacted when served, whatever the store holds.
+func TestStatusServesDeadEventReasonsRedacted(t *testing.T) {
+	e := newEnvWith(t, "", func(c *autopilot.Config) { c.Dead = &oldDeadStore{} })
+	rec := apiCall(e.svc.APIWith(autopilot.APIOptions{Rate: -1}), "GET", "/api/status", "", "192.0.2.1:1000")
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || !strings.Contains(body, `field \"data\"`) || !strings.Contains(body, "client 192.0.2.9") {
+		t.Fatalf("status %d %s; want the dead event with its source", rec.Code, body)
+	}
+	for _, secret := range []string{"SECRETSIG", "hunter2", "eyJzdWIiOiJ4In0"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("status serves %q", secret)
+		}
 	}
 }

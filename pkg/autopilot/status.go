@@ -103,6 +103,8 @@ type DeadEvent struct {
 	EventID string    `json:"eventId,omitempty"`
 	Reason  string    `json:"reason"`
 	Size    int       `json:"size"`
+	// Source is who delivered it (the webhook's client), when known.
+	Source string `json:"source,omitempty"`
 }
 
 // Status is what the Service decided and did recently.
@@ -314,7 +316,9 @@ func (s *Service) deadEvents() []DeadEvent {
 	out := make([]DeadEvent, 0, len(evs))
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := evs[i]
-		out = append(out, DeadEvent{Time: e.ReceivedAt, EventID: e.EventID, Reason: e.Reason, Size: e.Size})
+		// redacted again when served: a record written before reasons were
+		// redacted must not show a secret either
+		out = append(out, DeadEvent{Time: e.ReceivedAt, EventID: e.EventID, Reason: events.RedactReason(e.Reason), Size: e.Size, Source: e.Source})
 	}
 	return out
 }

@@ -209,12 +209,17 @@ type WriteResult struct {
 	ResumeToken string `json:"resumeToken,omitempty"`
 }
 
-// Principal is who made an ARM call, from an event's claims.
+// Principal is who made an ARM call, from an event's claims (pkg/events
+// says which claim fills which field; docs/policy.md, "Requester").
 type Principal struct {
 	ObjectID string `json:"objectId,omitempty"`
 	AppID    string `json:"appId,omitempty"`
 	TenantID string `json:"tenantId,omitempty"`
-	UPN      string `json:"upn,omitempty"`
+	// UPN is only ever the upn claim; a display name never fills it.
+	UPN string `json:"upn,omitempty"`
+	// DisplayName is the name or unique_name claim: for people to read,
+	// mutable, not unique, never an identity.
+	DisplayName string `json:"displayName,omitempty"`
 	// Source is the event the principal was read from, when it is the
 	// requester of a private endpoint connection.
 	Source PrincipalSource `json:"source,omitzero"`

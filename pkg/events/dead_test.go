@@ -90,6 +90,7 @@ func TestFileDeadStoreTailOfALargeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SourceQuota = -1 // one source writing 40,000 events: no quota here
 	var batch []DeadEvent
 	at := time.Date(2026, 11, 4, 9, 0, 0, 0, time.UTC)
 	for i := range 40_000 {

@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azsystemevents"
 
 	"github.com/plautopilot/autopilot/pkg/core"
+	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 )
 
 // Schemas of a delivered event.
@@ -26,18 +27,26 @@ const (
 // MaxRawBytes caps the raw bytes kept for a malformed or dead event.
 const MaxRawBytes = 16 << 10
 
-// Claim names read into a Principal, in order of preference.
+// MaxDepth is the deepest JSON nesting of a delivery or event the parsers
+// read (jsonlimit.MaxDepth; an ARM event nests about six levels). A deeper
+// body is refused in one linear pass before any decoder runs, and kept as a
+// malformed event.
+const MaxDepth = jsonlimit.MaxDepth
+
+// Claim names read into a Principal (docs/policy.md, "Requester"): the
+// short JWT name and the URI form ARM also writes into data.claims (the
+// event schema's example events carry the URI forms). Microsoft's access
+// token claims reference: oid and tid identify the caller and its tenant,
+// appid (v1.0) and azp (v2.0) the client application; upn is the user's
+// sign-in name; name and unique_name are display values that "can vary"
+// and are "for display purposes only", so they fill DisplayName and never
+// UPN.
 var (
-	claimsObjectID = []string{"oid", "http://schemas.microsoft.com/identity/claims/objectidentifier"}
-	claimsAppID    = []string{"appid", "azp"}
-	claimsTenantID = []string{"tid", "http://schemas.microsoft.com/identity/claims/tenantid"}
-	claimsUPN      = []string{
-		"upn",
-		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
-		"unique_name",
-		"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
-		"name",
-	}
+	claimsObjectID    = []string{"oid", "http://schemas.microsoft.com/identity/claims/objectidentifier"}
+	claimsAppID       = []string{"appid", "azp"}
+	claimsTenantID    = []string{"tid", "http://schemas.microsoft.com/identity/claims/tenantid"}
+	claimsUPN         = []string{"upn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"}
+	claimsDisplayName = []string{"name", "unique_name", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"}
 )
 
 // Event is one parsed event, in either schema. For ARM events
@@ -123,8 +132,13 @@ func ParseBatch(body []byte) ([]Event, []Malformed) {
 	if len(trimmed) == 0 {
 		return nil, []Malformed{{Index: 0, Raw: capRaw(body), Reason: "body is empty"}}
 	}
+	// Nothing below reads a body nested deeper than the bound: refused in
+	// one pass, kept as one malformed event.
+	if err := jsonlimit.Depth(trimmed, MaxDepth); err != nil {
+		return nil, []Malformed{{Index: 0, Raw: capRaw(trimmed), Reason: "body: " + err.Error()}}
+	}
 	if trimmed[0] != '[' {
-		ev, err := ParseOne(trimmed)
+		ev, err := parseOne(trimmed)
 		if err != nil {
 			return nil, []Malformed{{Index: 0, Raw: capRaw(trimmed), Reason: err.Error()}}
 		}
@@ -132,10 +146,11 @@ func ParseBatch(body []byte) ([]Event, []Malformed) {
 	}
 
 	if items, ok := splitArray(trimmed); fastPath && ok {
-		evs := make([]Event, 0, len(items))
+		// grown as events parse: a batch of junk allocates no Event per item
+		evs := make([]Event, 0, min(len(items), 64))
 		var bad []Malformed
 		for i, raw := range items {
-			ev, err := ParseOne(raw)
+			ev, err := parseOne(raw)
 			if err != nil {
 				bad = append(bad, Malformed{Index: i, Raw: capRaw(raw), Reason: fmt.Sprintf("event %d: %v", i, err)})
 				continue
@@ -167,7 +182,7 @@ func ParseBatch(body []byte) ([]Event, []Malformed) {
 			})
 			return evs, bad
 		}
-		ev, err := ParseOne(raw)
+		ev, err := parseOne(raw)
 		if err != nil {
 			bad = append(bad, Malformed{Index: i, Raw: capRaw(raw), Reason: fmt.Sprintf("event %d: %v", i, err)})
 			continue
@@ -201,12 +216,23 @@ type wire struct {
 // a JSON string holding the event (hosts that serialise values twice). It
 // fails, naming the field, when the event is not a JSON object, lacks an id,
 // a type or (for ARM events) a subject or data, or when an ARM event's
-// resource id does not parse.
+// resource id does not parse, or when it nests deeper than MaxDepth.
 func ParseOne(raw []byte) (Event, error) {
+	if err := jsonlimit.Depth(raw, MaxDepth); err != nil {
+		return Event{}, fmt.Errorf("event: %w", err)
+	}
+	return parseOne(raw)
+}
+
+// parseOne is ParseOne for bytes whose depth was checked.
+func parseOne(raw []byte) (Event, error) {
 	raw = bytes.TrimSpace(raw)
 	if fastPath && len(raw) > 0 && raw[0] == '{' {
 		if ev, ok := fastParseARM(raw); ok {
 			return ev, nil
+		}
+		if fastMissingID(raw) {
+			return Event{}, errMissingID
 		}
 	}
 	return parseFull(raw)
@@ -219,6 +245,11 @@ func parseFull(raw []byte) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
+	if len(body) != len(raw) { // unquoted: the text inside was not checked yet
+		if err := jsonlimit.Depth(body, MaxDepth); err != nil {
+			return Event{}, fmt.Errorf("event: %w", err)
+		}
+	}
 	if body[0] != '{' {
 		if !json.Valid(body) {
 			return Event{}, errors.New("event is not JSON")
@@ -229,11 +260,11 @@ func parseFull(raw []byte) (Event, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		return Event{}, fmt.Errorf("event is not JSON: %w", err)
 	}
-	ev := Event{Raw: json.RawMessage(raw)}
-
-	if ev.ID, err = requiredString(w.ID, "id"); err != nil {
+	id, err := requiredString(w.ID, "id")
+	if err != nil {
 		return Event{}, err
 	}
+	ev := Event{Raw: json.RawMessage(raw), ID: id} // built once the event has an id: junk costs no Event
 	switch {
 	case len(w.SpecVersion) > 0 || (len(w.EventType) == 0 && len(w.Type) > 0):
 		ev.Schema = SchemaCloudEvents
@@ -343,11 +374,10 @@ func (ev *Event) parseARMData(data json.RawMessage) error {
 				ev.Claims[k] = deref(v)
 			}
 		}
-	} else if err := ev.parseARMDataTolerant(data); err != nil {
-		return err
+		ev.Principal = principalOf(ev.Claims, nil) // every value was a string
+		return nil
 	}
-	ev.Principal = principalOf(ev.Claims)
-	return nil
+	return ev.parseARMDataTolerant(data)
 }
 
 type tolerantData struct {
@@ -387,11 +417,12 @@ func (ev *Event) parseARMDataTolerant(data json.RawMessage) error {
 		}
 		*f.dst = s
 	}
-	claims, err := flexMap(d.Claims)
+	claims, strs, err := flexMap(d.Claims)
 	if err != nil {
 		return fmt.Errorf(`field "data.claims": %w`, err)
 	}
 	ev.Claims = claims
+	ev.Principal = principalOf(claims, func(n string) bool { return strs[n] })
 	if len(d.Authorization) > 0 && !isNull(d.Authorization) {
 		var a struct {
 			Action json.RawMessage `json:"action"`
@@ -406,21 +437,47 @@ func (ev *Event) parseARMDataTolerant(data json.RawMessage) error {
 	return nil
 }
 
-// principalOf reads who made the call from the claims.
-func principalOf(claims map[string]string) core.Principal {
-	first := func(names []string) string {
+// principalOf reads who made the call from the claims. Only claims whose
+// JSON value was a string count (isString; nil means all were): the
+// tolerant decoder's renderings of other values ("a,b" for an array) never
+// name anyone. When two names of one field carry different values (upn and
+// its URI form disagree), the field is left empty rather than picking one.
+func principalOf(claims map[string]string, isString func(name string) bool) core.Principal {
+	field := func(names []string) string {
+		var got string
 		for _, n := range names {
-			if v := strings.TrimSpace(claims[n]); v != "" {
-				return v
+			v, ok := claims[n]
+			if !ok || (isString != nil && !isString(n)) {
+				continue
+			}
+			if v = strings.TrimSpace(v); v == "" {
+				continue
+			}
+			if got != "" && !strings.EqualFold(got, v) {
+				return "" // ambiguous: trust neither
+			}
+			if got == "" {
+				got = v
 			}
 		}
-		return ""
+		return got
+	}
+	display := ""
+	for _, n := range claimsDisplayName { // display only: the first present
+		if isString != nil && !isString(n) {
+			continue
+		}
+		if v := strings.TrimSpace(claims[n]); v != "" {
+			display = v
+			break
+		}
 	}
 	return core.Principal{
-		ObjectID: first(claimsObjectID),
-		AppID:    first(claimsAppID),
-		TenantID: first(claimsTenantID),
-		UPN:      first(claimsUPN),
+		ObjectID:    field(claimsObjectID),
+		AppID:       field(claimsAppID),
+		TenantID:    field(claimsTenantID),
+		UPN:         field(claimsUPN),
+		DisplayName: display,
 	}
 }
 
@@ -431,9 +488,15 @@ func dataObject(data json.RawMessage) (json.RawMessage, error) {
 	if len(data) == 0 || isNull(data) {
 		return nil, errors.New(`field "data" is missing`)
 	}
+	quoted := data[0] == '"'
 	data, err := unquoteJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf(`field "data": %w`, err)
+	}
+	if quoted {
+		if err := jsonlimit.Depth(data, MaxDepth); err != nil {
+			return nil, fmt.Errorf(`field "data": %w`, err)
+		}
 	}
 	if data[0] != '{' {
 		return nil, fmt.Errorf(`field "data" is a JSON %s, want an object`, jsonKind(data))
@@ -517,24 +580,28 @@ func parseTime(s string) time.Time {
 }
 
 // flexMap decodes a JSON object into strings, stringifying values that are
-// not strings (see flexString).
-func flexMap(raw json.RawMessage) (map[string]string, error) {
+// not strings (see flexString); strs says which values were JSON strings.
+func flexMap(raw json.RawMessage) (out map[string]string, strs map[string]bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || isNull(raw) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(m) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	out := make(map[string]string, len(m))
+	out = make(map[string]string, len(m))
+	strs = make(map[string]bool, len(m))
 	for k, v := range m {
 		out[k] = flexString(v)
+		if v = bytes.TrimSpace(v); len(v) > 0 && v[0] == '"' {
+			strs[k] = true
+		}
 	}
-	return out, nil
+	return out, strs, nil
 }
 
 // flexString renders any JSON value as a string: a string as is, a number

@@ -157,7 +157,7 @@ var triggerOfKind = map[Kind]jobs.Trigger{
 }
 
 func TestRealisticEvents(t *testing.T) {
-	cliUser := core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example"}
+	cliUser := core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example", DisplayName: "Dana Lopez"}
 	autopilot := core.Principal{ObjectID: miOID, AppID: miAppID, TenantID: tenantID}
 	tests := []struct {
 		file    string
@@ -476,7 +476,7 @@ func TestIntakeEnqueuesJob(t *testing.T) {
 		CorrelationID: "c1d2e3f4-0000-4000-8000-000000000001",
 		Trigger:       jobs.TriggerEndpoint,
 		Reason:        OpEndpointWrite,
-		Actor: &core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example",
+		Actor: &core.Principal{ObjectID: userOID, AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", TenantID: tenantID, UPN: "dana@contoso.example", DisplayName: "Dana Lopez",
 			Source: core.PrincipalSource{Kind: core.RequesterFromEndpointWrite, Operation: OpEndpointWrite,
 				ResourceID: "/subscriptions/00000000-0000-0000-0000-0000000000bb/resourcegroups/rg-app-network/providers/Microsoft.Network/privateEndpoints/pe-app-fhir", EventID: evID}},
 		Created: fixedNow,

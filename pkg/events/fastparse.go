@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -24,11 +25,22 @@ import (
 // the full decoder.
 var fastPath = true
 
-// scanner walks JSON bytes.
+// scanner walks JSON bytes. It recurses once per nesting level and gives
+// up beyond MaxDepth (the full decoder, which does not recurse, then
+// decides), so no input can grow its stack.
 type scanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	depth int
 }
+
+// enter counts one more level, false beyond MaxDepth; leave undoes it.
+func (s *scanner) enter() bool {
+	s.depth++
+	return s.depth <= MaxDepth
+}
+
+func (s *scanner) leave() { s.depth-- }
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) {
@@ -118,6 +130,10 @@ func (s *scanner) skip() bool {
 	case c == '{':
 		return s.object(func(string, bool) bool { return s.skip() })
 	case c == '[':
+		if !s.enter() {
+			return false
+		}
+		defer s.leave()
 		s.i++
 		s.ws()
 		if s.i < len(s.b) && s.b[s.i] == ']' {
@@ -207,6 +223,10 @@ func (s *scanner) object(field func(key string, _ bool) bool) bool {
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return false
 	}
+	if !s.enter() {
+		return false
+	}
+	defer s.leave()
 	s.i++
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {
@@ -368,10 +388,40 @@ func fastParseARM(raw []byte) (Event, bool) {
 		return Event{}, false
 	}
 	ev.rid = rid
-	ev.Principal = principalOf(ev.Claims)
 	ev.Raw = json.RawMessage(raw)
 	return ev, true
 }
+
+// fastMissingID reports whether raw is certainly an object the full decoder
+// refuses for a missing or empty "id" (errMissingID): valid as far as the
+// scanner can tell, with no "id" string other than blank and no key that
+// differs from "id" only in case. A batch of junk objects then costs a scan
+// each, not a reflective decode (FuzzFastPathMatchesTheFullDecoder checks
+// the full decoder agrees).
+func fastMissingID(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	s := &scanner{b: raw}
+	id := ""
+	ok := s.object(func(key string, _ bool) bool {
+		switch {
+		case key == "id":
+			return s.strField(&id) // any other type: the full decoder decides
+		case strings.EqualFold(key, "id"):
+			return false
+		}
+		return s.skip()
+	})
+	if !ok {
+		return false
+	}
+	s.ws()
+	return s.i == len(s.b) && strings.TrimSpace(id) == ""
+}
+
+// errMissingID is the full decoder's error for an event without an id.
+var errMissingID = fmt.Errorf("field %q is missing or empty", "id")
 
 // fastParseData reads the fields of an ARM event's data object.
 func fastParseData(data []byte, ev *Event) bool {
@@ -411,6 +461,7 @@ func fastParseData(data []byte, ev *Event) bool {
 			})
 		case "claims":
 			claims := make(map[string]string, 32)
+			var other map[string]bool // claims whose value was not a string
 			if !s.object(func(k string, _ bool) bool {
 				if s.i < len(s.b) && s.b[s.i] == '"' {
 					var v string
@@ -418,11 +469,16 @@ func fastParseData(data []byte, ev *Event) bool {
 						return false
 					}
 					claims[k] = v
+					delete(other, k) // a later duplicate wins, as in encoding/json
 					return true
 				}
 				raw, ok := s.rawSpan()
 				if ok {
 					claims[k] = flexString(raw)
+					if other == nil {
+						other = map[string]bool{}
+					}
+					other[k] = true
 				}
 				return ok
 			}) {
@@ -431,6 +487,7 @@ func fastParseData(data []byte, ev *Event) bool {
 			if len(claims) > 0 {
 				ev.Claims = claims
 			}
+			ev.Principal = principalOf(claims, func(n string) bool { return !other[n] })
 			return true
 		}
 		if foldsToKnown(key, dataKeys...) {

@@ -155,7 +155,15 @@ func FuzzFastPathMatchesTheFullDecoder(f *testing.F) {
 			f.Add([]byte(bytes.TrimSpace(raw)))
 		}
 	}
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"id":" ","ID":"x"}`))
+	f.Add([]byte(`{"a":[1,{"b":"c"}],"id":""}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		if fastMissingID(raw) {
+			if _, err := parseFull(raw); err == nil || err.Error() != errMissingID.Error() {
+				t.Fatalf("fast path says the id is missing, the full decoder says %v: %q", err, raw)
+			}
+		}
 		got, ok := fastParseARM(raw)
 		if !ok {
 			return

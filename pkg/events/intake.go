@@ -43,6 +43,21 @@ type Intake struct {
 	Subscriptions []string
 }
 
+type sourceKey struct{}
+
+// WithSource returns ctx carrying who delivered the body being handled
+// ("client 192.0.2.7"): the intake writes it on the delivery's dead events,
+// whose store counts its quotas per source.
+func WithSource(ctx context.Context, source string) context.Context {
+	return context.WithValue(ctx, sourceKey{}, source)
+}
+
+// SourceFrom returns the source WithSource put in ctx, "" when none.
+func SourceFrom(ctx context.Context) string {
+	s, _ := ctx.Value(sourceKey{}).(string)
+	return s
+}
+
 // ReceiptStatus says what happened to one event.
 type ReceiptStatus string
 
@@ -158,6 +173,7 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		return Result{}, errors.New("event intake has no job queue")
 	}
 	now := in.now()
+	source := SourceFrom(ctx)
 	res = Result{Received: len(evs) + len(bad), Receipts: make([]Receipt, 0, len(evs)+min(len(bad), MaxDeadSample))}
 	var errs []error
 
@@ -171,7 +187,7 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		res.Malformed++
 		if len(dead) < MaxDeadSample {
 			res.Receipts = append(res.Receipts, Receipt{Index: m.Index, Status: ReceiptMalformed, Reason: m.Reason})
-			dead = append(dead, DeadEvent{Raw: m.Raw, Size: len(m.Raw), Reason: m.Reason, ReceivedAt: now, Index: m.Index})
+			dead = append(dead, DeadEvent{Raw: m.Raw, Size: len(m.Raw), Reason: m.Reason, ReceivedAt: now, Index: m.Index, Source: source})
 			continue
 		}
 		extra++
@@ -182,7 +198,7 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 		}
 	}
 	if extra > 0 {
-		dead = append(dead, DeadEvent{Size: extraBytes, ReceivedAt: now, Index: -1, Reason: fmt.Sprintf(
+		dead = append(dead, DeadEvent{Size: extraBytes, ReceivedAt: now, Index: -1, Source: source, Reason: fmt.Sprintf(
 			"%d more malformed events in this delivery, counted but not kept one by one (first %d kept; reasons include: %s)",
 			extra, MaxDeadSample, strings.Join(extraReasons, "; "))})
 	}
@@ -224,7 +240,7 @@ func (in *Intake) process(ctx context.Context, evs []Event, bad []Malformed) (re
 			errs = append(errs, fmt.Errorf("enqueue job for event %s (%s %s): %w", ev.ID, c.Subject, c.TargetID, err))
 			dead = append(dead, DeadEvent{
 				Raw: capRaw(ev.Raw), Size: len(ev.Raw), Reason: out.Reason + " (event grid redelivers the delivery)",
-				ReceivedAt: now, Index: out.Index, EventID: ev.ID,
+				ReceivedAt: now, Index: out.Index, EventID: ev.ID, Source: source,
 			})
 			// The queue is failing: the delivery will be redelivered whole,
 			// so stop rather than spend Event Grid's 30 seconds on retries.
@@ -255,7 +271,7 @@ func (in *Intake) keepAll(ctx context.Context, dead []DeadEvent) error {
 	}
 	if in.Dead == nil {
 		for _, d := range dead {
-			in.Log.Error().Int("index", d.Index).Str("eventId", d.EventID).Str("reason", d.Reason).
+			in.Log.Error().Int("index", d.Index).Str("eventId", d.EventID).Str("source", d.Source).Str("reason", RedactReason(d.Reason)).
 				Str("raw", redact.Bytes(d.Raw, redact.DefaultMax)).Msg("event not handled (no dead event store)")
 		}
 		return nil

@@ -1,7 +1,6 @@
 package events
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/plautopilot/autopilot/pkg/httpguard"
+	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 	"github.com/plautopilot/autopilot/pkg/redact"
 )
 
@@ -49,10 +50,13 @@ type WebhookOptions struct {
 	// gets 403 and no WebHook-Allowed-Origin.
 	AllowedOrigins []string
 	// ValidationTopics are the topics whose SubscriptionValidation handshake
-	// is answered (case-insensitive; a topic also covers the topics below it,
-	// so "/subscriptions/ID" covers that subscription's system topics). A
-	// validation for any other topic gets 403: answering it would let anyone
-	// subscribe this endpoint to events of their choosing.
+	// is answered, as ARM resource ids (case-insensitive): "/subscriptions/ID"
+	// covers that subscription's system topics (the subscription, its
+	// resource groups and Microsoft.EventGrid/systemTopics in them); any
+	// other entry covers exactly that topic (a custom topic, a domain). A
+	// validation for any other topic, or whose topic is not an ARM id
+	// ("." or ".." segments ...), gets 403: answering it would let anyone
+	// subscribe this endpoint to events of their choosing (topics.go).
 	ValidationTopics []string
 	// AllowAnyValidation answers every SubscriptionValidation (explicit
 	// opt-in, for a first setup whose topic is not known yet).
@@ -61,10 +65,15 @@ type WebhookOptions struct {
 	// requests per minute).
 	AllowedRate string
 	// Key, when set, must be presented by every request, as the query
-	// parameter KeyParam or the x-functions-key header; otherwise 401.
+	// parameter KeyParam or the x-functions-key header; otherwise 401, and
+	// 429 once a client made too many wrong attempts (httpguard.Keys).
 	Key string
 	// KeyParam is the query parameter carrying Key; "code" when empty.
 	KeyParam string
+	// Keys, when set, is the key check used instead of Key and KeyParam, so
+	// that the webhook and the API share one count of failed attempts and
+	// one set of clients known to hold the key.
+	Keys *httpguard.Keys
 }
 
 // ValidationResponse is the answer to Event Grid's subscription validation.
@@ -91,15 +100,14 @@ func NewWebhook(intake *Intake, log zerolog.Logger, opts WebhookOptions) http.Ha
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = DefaultMaxBytes
 	}
-	if opts.KeyParam == "" {
-		opts.KeyParam = "code"
+	if opts.Keys == nil && opts.Key != "" {
+		opts.Keys = httpguard.NewKeys(opts.Key, opts.KeyParam, nil, nil)
 	}
 	return &webhook{intake: intake, log: log, opts: opts}
 }
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.Key != "" && !h.keyOK(r) {
-		writeError(w, http.StatusUnauthorized, fmt.Sprintf("missing or wrong key (query parameter %q or header %s)", h.opts.KeyParam, HeaderFunctionsKey))
+	if h.opts.Keys != nil && !h.opts.Keys.Check(w, r) {
 		return
 	}
 	switch r.Method {
@@ -111,14 +119,6 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST, OPTIONS")
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use POST (or OPTIONS for the handshake)", r.Method))
 	}
-}
-
-func (h *webhook) keyOK(r *http.Request) bool {
-	got := r.URL.Query().Get(h.opts.KeyParam)
-	if got == "" {
-		got = r.Header.Get(HeaderFunctionsKey)
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(h.opts.Key)) == 1
 }
 
 // handshake answers the CloudEvents webhook abuse-protection OPTIONS request.
@@ -143,6 +143,8 @@ func (h *webhook) handshake(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *webhook) post(w http.ResponseWriter, r *http.Request) {
+	// whose quota the delivery's dead events count against
+	r = r.WithContext(WithSource(r.Context(), "client "+httpguard.ClientOf(r)))
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !jsonMediaType(mt) {
@@ -179,6 +181,16 @@ func (h *webhook) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if err := jsonlimit.Depth(body, MaxDepth); err != nil {
+		// Refused before any decoder reads it; kept as one dead event.
+		res, kerr := h.intake.Handle(r.Context(), body)
+		if kerr != nil {
+			writeJSON(w, http.StatusInternalServerError, errorBody{Error: kerr.Error(), Result: &res})
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "body: " + err.Error(), Result: &res})
+		return
+	}
 	if !json.Valid(body) {
 		// Keep what can be kept (ParseBatch salvages the events before the
 		// fault) and tell the sender the body is broken; 400 is not retried.
@@ -215,10 +227,19 @@ func (h *webhook) validate(w http.ResponseWriter, body []byte) {
 	evs, _ := ParseBatch(body)
 	for _, ev := range evs {
 		if ev.IsValidation() && ev.ValidationCode != "" {
-			if !h.opts.AllowAnyValidation && !topicAllowed(h.opts.ValidationTopics, ev.Topic) {
-				h.log.Warn().Str("topic", redactShort(ev.Topic)).Str("eventId", redactShort(ev.ID)).Msg("event grid subscription validation refused: topic not configured")
-				writeError(w, http.StatusForbidden, fmt.Sprintf("subscription validation for topic %q refused: it is not a configured validation topic", redactShort(ev.Topic)))
-				return
+			if !h.opts.AllowAnyValidation {
+				ok, err := topicAllowed(h.opts.ValidationTopics, ev.Topic)
+				if err != nil {
+					h.log.Warn().Str("topic", redactShort(ev.Topic)).Str("eventId", redactShort(ev.ID)).Err(err).Msg("event grid subscription validation refused: topic is not an ARM resource id")
+					writeError(w, http.StatusForbidden, fmt.Sprintf("subscription validation refused: %v", err))
+					return
+				}
+				if !ok {
+					h.log.Warn().Str("topic", redactShort(ev.Topic)).Str("eventId", redactShort(ev.ID)).Msg("event grid subscription validation refused: topic not configured")
+					writeError(w, http.StatusForbidden, fmt.Sprintf("subscription validation for topic %q refused: it is not a configured validation topic "+
+						"(a subscription entry covers its system topics only; name a custom topic exactly)", redactShort(ev.Topic)))
+					return
+				}
 			}
 			h.log.Info().Str("topic", ev.Topic).Str("eventId", ev.ID).Msg("event grid subscription validated")
 			writeJSON(w, http.StatusOK, ValidationResponse{ValidationResponse: ev.ValidationCode})
@@ -253,22 +274,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// topicAllowed reports whether topic is one of allowed or lies below one
-// (at a "/" boundary), case-insensitively.
-func topicAllowed(allowed []string, topic string) bool {
-	t := strings.ToLower(strings.TrimRight(strings.TrimSpace(topic), "/"))
-	if t == "" {
-		return false
-	}
-	for _, a := range allowed {
-		a = strings.ToLower(strings.TrimRight(strings.TrimSpace(a), "/"))
-		if a != "" && (t == a || strings.HasPrefix(t, a+"/")) {
-			return true
-		}
-	}
-	return false
 }
 
 // redactShort redacts and caps a value taken from a request before it is

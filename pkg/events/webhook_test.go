@@ -209,26 +209,26 @@ func TestWebhookDeliveries(t *testing.T) {
 		},
 		{
 			name:   "key required, missing",
-			opts:   WebhookOptions{Key: "s3cret"},
+			opts:   WebhookOptions{Key: testWebhookKey},
 			call:   webhookCall{method: "POST", headers: map[string]string{HeaderEventType: "Notification"}, body: ce("vnet-write.eventgrid.json")},
 			status: 401, inBody: "key",
 		},
 		{
 			name:   "key required, wrong",
-			opts:   WebhookOptions{Key: "s3cret"},
+			opts:   WebhookOptions{Key: testWebhookKey},
 			call:   webhookCall{method: "POST", query: "?code=guess", headers: map[string]string{HeaderEventType: "Notification"}, body: ce("vnet-write.eventgrid.json")},
 			status: 401, inBody: "key",
 		},
 		{
 			name:   "key in query",
-			opts:   WebhookOptions{Key: "s3cret"},
-			call:   webhookCall{method: "POST", query: "?code=s3cret", headers: map[string]string{HeaderEventType: "Notification"}, body: ce("vnet-write.eventgrid.json")},
+			opts:   WebhookOptions{Key: testWebhookKey},
+			call:   webhookCall{method: "POST", query: "?code=" + testWebhookKey, headers: map[string]string{HeaderEventType: "Notification"}, body: ce("vnet-write.eventgrid.json")},
 			status: 200, enqueued: 1,
 		},
 		{
 			name:   "key in header",
-			opts:   WebhookOptions{Key: "s3cret"},
-			call:   webhookCall{method: "POST", headers: map[string]string{HeaderEventType: "Notification", HeaderFunctionsKey: "s3cret"}, body: ce("vnet-write.eventgrid.json")},
+			opts:   WebhookOptions{Key: testWebhookKey},
+			call:   webhookCall{method: "POST", headers: map[string]string{HeaderEventType: "Notification", HeaderFunctionsKey: testWebhookKey}, body: ce("vnet-write.eventgrid.json")},
 			status: 200, enqueued: 1,
 		},
 	}
@@ -298,7 +298,7 @@ func TestWebhookValidationOnlyForConfiguredTopics(t *testing.T) {
 		{"no topic configured", WebhookOptions{}, forged, 403},
 		{"other topic configured", WebhookOptions{ValidationTopics: []string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}}, forged, 403},
 		{"a prefix that is not a path boundary", WebhookOptions{ValidationTopics: []string{"/subscriptions/66666666-6666-6666-6666-66666666"}}, forged, 403},
-		{"topic below a configured subscription", WebhookOptions{ValidationTopics: []string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}}, ours, 200},
+		{"system topic below a configured subscription", WebhookOptions{ValidationTopics: []string{"/subscriptions/00000000-0000-0000-0000-0000000000bb"}}, ours, 200},
 		{"explicitly allowed", WebhookOptions{AllowAnyValidation: true}, forged, 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -320,3 +320,7 @@ func TestWebhookValidationOnlyForConfiguredTopics(t *testing.T) {
 		})
 	}
 }
+
+// testWebhookKey is a key as handler local requires them: 32 characters
+// or more.
+const testWebhookKey = "wh-test-key-0123456789abcdefghijklmn"

@@ -9,7 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 )
+
+// MaxDepth is the deepest JSON nesting of an envelope Decode reads; the
+// same bound applies to the values the host quotes once more (see
+// jsonlimit).
+const MaxDepth = jsonlimit.MaxDepth
 
 // Headers the Functions host sets on every invocation request.
 const (
@@ -49,6 +56,12 @@ type Invocation struct {
 // as empty; anything that is not a JSON object is a *DecodeError.
 func Decode(id, function string, body []byte) (*Invocation, error) {
 	inv := &Invocation{ID: id, Function: function}
+	// The envelope adds three levels to what it carries; nothing deeper is
+	// decoded (values the host quoted once more are checked again by
+	// their own decoders).
+	if err := jsonlimit.Depth(body, MaxDepth); err != nil {
+		return nil, &DecodeError{Function: function, Field: "body", Err: err}
+	}
 	top, err := objectOf(body)
 	if err != nil {
 		return nil, &DecodeError{Function: function, Field: "body", Err: err}
@@ -314,6 +327,9 @@ func unwrapJSON(raw []byte) ([]byte, error) {
 	}
 	t := strings.TrimSpace(s)
 	if len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		if err := jsonlimit.Depth([]byte(t), MaxDepth); err != nil {
+			return nil, fmt.Errorf("string holds %w", err)
+		}
 		if !json.Valid([]byte(t)) {
 			return nil, fmt.Errorf("string holds invalid JSON %s", excerpt(t))
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/plautopilot/autopilot/pkg/jsonlimit"
 )
 
 // ErrInvalidJob marks a job (or message body) that does not follow the job
@@ -31,6 +33,24 @@ func New(kind Kind, subject Subject, targetID, discriminator string) Job {
 	}
 }
 
+// MaxCounter bounds every counter a job carries (Attempt, Streak,
+// Deferrals). Real jobs stay in the tens (a job is dead-lettered after a
+// few failed runs in a row); a message with a larger or negative counter is
+// invalid, and the arithmetic on counters saturates here (NextCount), so no
+// counter can wrap around and make a failing job retry forever.
+const MaxCounter = 1_000_000
+
+// NextCount returns n+1, saturating at MaxCounter; a negative n counts as 0.
+func NextCount(n int) int {
+	switch {
+	case n < 0:
+		return 1
+	case n >= MaxCounter:
+		return MaxCounter
+	}
+	return n + 1
+}
+
 // Validate reports the first field of j that breaks the job format. The error
 // wraps ErrInvalidJob and names the field.
 func (j Job) Validate() error {
@@ -47,8 +67,12 @@ func (j Job) Validate() error {
 		return invalid("targetId", "is empty")
 	case !strings.HasPrefix(j.TargetID, "/"):
 		return invalid("targetId", "%q is not an ARM resource id (must start with /)", j.TargetID)
-	case j.Attempt < 1:
-		return invalid("attempt", "is %d (must be at least 1)", j.Attempt)
+	case j.Attempt < 1 || j.Attempt > MaxCounter:
+		return invalid("attempt", "is %d (must be 1 to %d)", j.Attempt, MaxCounter)
+	case j.Streak < 0 || j.Streak > MaxCounter:
+		return invalid("streak", "is %d (must be 0 to %d)", j.Streak, MaxCounter)
+	case j.Deferrals < 0 || j.Deferrals > MaxCounter:
+		return invalid("deferrals", "is %d (must be 0 to %d)", j.Deferrals, MaxCounter)
 	case j.Trigger != "" && !j.Trigger.Known():
 		return invalid("trigger", "unknown trigger %q (want one of %s)", j.Trigger, triggerList())
 	}
@@ -156,6 +180,9 @@ func Decode(body []byte) (Job, error) {
 	if b[0] != '{' {
 		return Job{}, fmt.Errorf("decode job: %w: body is not a JSON object (starts with %q)", ErrInvalidJob, b[:1])
 	}
+	if err := jsonlimit.Depth(b, jsonlimit.MaxDepth); err != nil {
+		return Job{}, fmt.Errorf("decode job: %w: body: %v", ErrInvalidJob, err)
+	}
 	var j Job
 	if err := json.Unmarshal(b, &j); err != nil {
 		var te *json.UnmarshalTypeError
@@ -170,13 +197,14 @@ func Decode(body []byte) (Job, error) {
 	return j, nil
 }
 
-// Next returns the retry of j: Attempt+1, due at now+delay, with a new
+// Next returns the retry of j: Attempt+1 and Streak+1 (saturating at
+// MaxCounter), due at now+delay, with a new
 // deterministic id derived from j's id and the new attempt (so a retry sent
 // twice collapses in duplicate detection) and the same correlation id.
 func (j Job) Next(delay time.Duration, now time.Time) Job {
 	n := j
-	n.Attempt = j.Attempt + 1
-	n.Streak = j.Streak + 1
+	n.Attempt = NextCount(j.Attempt)
+	n.Streak = NextCount(j.Streak)
 	if delay < 0 {
 		delay = 0
 	}

@@ -174,3 +174,45 @@ func TestTriggerTravelsAndOldMessagesGetOne(t *testing.T) {
 		t.Errorf("unknown trigger: err %v, want ErrInvalidJob naming the field", err)
 	}
 }
+
+func TestDecodeRefusesDeepBody(t *testing.T) {
+	body := `{"version":1,"id":"x","kind":"reconcile","subject":"target","targetId":"/s","attempt":1,"actor":` + strings.Repeat(`{"a":`, 200) + `}`
+	_, err := jobs.Decode([]byte(body))
+	if !errors.Is(err, jobs.ErrInvalidJob) || !strings.Contains(err.Error(), "nested deeper than 64 levels") {
+		t.Fatalf("Decode = %v; want ErrInvalidJob naming the depth", err)
+	}
+}
+
+// Every counter of a message is checked: negative, or beyond MaxCounter
+// (issue 26's streak near MaxInt64), the message is an invalid job naming
+// the field, which the queues dead-letter.
+func TestDecodeRefusesPoisonCounters(t *testing.T) {
+	base := `{"version":1,"id":"x","kind":"reconcile","subject":"target","targetId":"/subscriptions/s","attempt":1`
+	for field, body := range map[string]string{
+		"streak":    base + `,"streak":9223372036854775807}`,
+		"attempt":   `{"version":1,"id":"x","kind":"reconcile","subject":"target","targetId":"/subscriptions/s","attempt":9223372036854775807}`,
+		"deferrals": base + `,"deferrals":-3}`,
+	} {
+		_, err := jobs.Decode([]byte(body))
+		if !errors.Is(err, jobs.ErrInvalidJob) || !strings.Contains(err.Error(), `field "`+field+`"`) {
+			t.Errorf("%s: Decode = %v; want ErrInvalidJob naming the field", field, err)
+		}
+	}
+	j := sample()
+	j.Streak = jobs.MaxCounter
+	if _, err := jobs.Encode(j); err != nil {
+		t.Errorf("a streak at the bound: %v; want it valid", err)
+	}
+}
+
+func TestNextSaturates(t *testing.T) {
+	j := sample()
+	j.Attempt, j.Streak = jobs.MaxCounter, jobs.MaxCounter
+	n := j.Next(time.Second, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	if n.Attempt != jobs.MaxCounter || n.Streak != jobs.MaxCounter {
+		t.Errorf("Next of a job at the bound: attempt %d streak %d; want both %d", n.Attempt, n.Streak, jobs.MaxCounter)
+	}
+	if _, err := jobs.Encode(n); err != nil {
+		t.Errorf("the retry of a job at the bound does not encode: %v", err)
+	}
+}

@@ -59,7 +59,9 @@ type requesterVars struct {
 	AppID    string `cel:"appId"`
 	TenantID string `cel:"tenantId"`
 	UPN      string `cel:"upn"`
-	Known    bool   `cel:"known"`
+	// DisplayName is the name / unique_name claim: display only.
+	DisplayName string `cel:"displayName"`
+	Known       bool   `cel:"known"`
 	// Source is core.PrincipalSource.Kind: which event named the requester.
 	Source string `cel:"source"`
 }

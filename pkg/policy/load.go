@@ -595,6 +595,7 @@ func (l *loader) connectionRules(s *spec, p *Policy) {
 		}
 		cr.prg = l.condition(e.conn, path, r.Name, r.When)
 		cr.vars = l.vars[path+".when"]
+		cr.requesterFields = l.vars[path+".when#requester"]
 		p.connRules = append(p.connRules, cr)
 	}
 }
@@ -649,6 +650,7 @@ func (l *loader) condition(env *cel.Env, path, rule, expr string) cel.Program {
 		l.vars = map[string][]string{}
 	}
 	l.vars[wpath] = referencedVars(checked)
+	l.vars[wpath+"#requester"] = requesterFields(checked)
 	est, err := env.EstimateCost(checked, sizeEstimator{})
 	if err != nil {
 		l.addf(wpath, rule, "CEL cost estimate: %v", err)

@@ -51,6 +51,8 @@ type connRule struct {
 	prg             cel.Program
 	// vars are the variables the condition reads (endpoint, requester...).
 	vars []string
+	// requesterFields are the requester fields it reads (upn, tenantId...).
+	requesterFields []string
 }
 
 type linkRule struct {
@@ -335,7 +337,7 @@ func newConnActivation(in *ConnectionInput) *connActivation {
 		requester: &requesterVars{},
 	}
 	if r := in.Requester; r != nil {
-		*a.requester = requesterVars{ObjectID: r.ObjectID, AppID: r.AppID, TenantID: r.TenantID, UPN: r.UPN, Known: true, Source: r.Source.Kind}
+		*a.requester = requesterVars{ObjectID: r.ObjectID, AppID: r.AppID, TenantID: r.TenantID, UPN: r.UPN, DisplayName: r.DisplayName, Known: true, Source: r.Source.Kind}
 	}
 	ev := a.endpoint
 	if e := in.Endpoint; e != nil && in.EndpointReadable {

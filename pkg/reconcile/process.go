@@ -122,7 +122,7 @@ func (b Backoff) Delay(streak int, retryAfter time.Duration) time.Duration {
 // before failing: the streak (and with it the back-off) starts again.
 func (b Backoff) Dispose(job jobs.Job, err error, progress bool) Disposition {
 	b = b.withDefaults()
-	streak := job.Streak + 1
+	streak := jobs.NextCount(job.Streak) // saturates: a poison streak dead-letters, never wraps
 	if progress {
 		streak = 1
 	}
@@ -229,7 +229,7 @@ func (r *Reconciler) deferJob(ctx context.Context, job jobs.Job, key string, cre
 	c := r.cfg.Coalesce
 	delay := c.deferBy(job.Deferrals)
 	again := job
-	again.Deferrals = job.Deferrals + 1
+	again.Deferrals = jobs.NextCount(job.Deferrals)
 	again.NotBefore = r.cfg.Now().Add(delay).UTC()
 	again.ID = jobs.NewID(job.Kind, job.Subject, job.TargetID, "defer\x00"+job.ID+"\x00"+strconv.Itoa(again.Deferrals))
 	if again.Created.IsZero() {

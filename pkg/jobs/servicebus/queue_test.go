@@ -3,6 +3,7 @@ package servicebus
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,5 +204,24 @@ func TestReceiveWaitsForCtx(t *testing.T) {
 	cancel()
 	if _, err := q.Receive(ctx, 1); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// A message whose counter is poisoned (issue 26) is dead-lettered at once
+// as an invalid job, not run.
+func TestReceiveDeadLettersPoisonCounter(t *testing.T) {
+	j := sampleJob()
+	body, err := jobs.Encode(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poison := strings.Replace(string(body), `"attempt":1`, `"attempt":1,"streak":9223372036854775807`, 1)
+	f := &fakeBus{inbox: []*azservicebus.ReceivedMessage{{MessageID: "poison", Body: []byte(poison), LockToken: [16]byte{7}}, received(t, j, 1)}}
+	ds, err := newFakeQueue(f, time.Now()).Receive(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || len(f.deadLetters) != 1 || !strings.HasPrefix(f.deadLetters[0], "poison: InvalidJob: ") || !strings.Contains(f.deadLetters[0], `"streak"`) {
+		t.Errorf("deliveries %d, dead letters %q; want the poison dead-lettered as InvalidJob naming streak", len(ds), f.deadLetters)
 	}
 }
